@@ -1,0 +1,365 @@
+/**
+ * @file xpoll.h
+ * @brief The public C API of xpoll, a portable I/O readiness poller.
+ *
+ * xpoll watches many descriptors for readiness through one interface that is
+ * implemented by several kernel mechanisms (select, poll, epoll, kqueue and
+ * IOCP).  Which mechanisms are compiled is decided when the library is
+ * configured; a program picks one of them by name at run time, or takes the
+ * best one.
+ *
+ * This header is plain C99 and also compiles as C++.  Every function returns
+ * 0 or a non-negative count on success and a negative @c XPOLL_E* code on
+ * failure.  The same misuse gets the same code on every operating system and
+ * every backend.  A function that fails changes nothing.
+ *
+ * @par Example
+ * @code
+ * xpoll_t *p;
+ * xpoll_event_t ev[64];
+ * int n, i;
+ * if (xpoll_create(&p, NULL, 0) != 0) return 1;
+ * xpoll_add(p, sock, XPOLL_IN, 42);
+ * n = xpoll_wait(p, ev, 64, 1000);
+ * for (i = 0; i < n; i++)
+ *     handle(ev[i].fd, ev[i].events, ev[i].data);
+ * xpoll_destroy(p);
+ * @endcode
+ */
+#ifndef XPOLL_XPOLL_H
+#define XPOLL_XPOLL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** @brief Marks a function exported from the shared library. */
+#if defined(XPOLL_STATIC)
+#define XPOLL_API
+#elif defined(_WIN32)
+#if defined(XPOLL_BUILDING)
+#define XPOLL_API __declspec(dllexport)
+#else
+#define XPOLL_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__)
+#define XPOLL_API __attribute__((visibility("default")))
+#else
+#define XPOLL_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief Major version of this header. Incompatible ABI changes bump it. */
+#define XPOLL_VERSION_MAJOR 1
+/** @brief Minor version of this header. Additions bump it. */
+#define XPOLL_VERSION_MINOR 0
+/** @brief Patch version of this header. */
+#define XPOLL_VERSION_PATCH 0
+/** @brief The version as one number: major * 10000 + minor * 100 + patch. */
+#define XPOLL_VERSION (XPOLL_VERSION_MAJOR * 10000 + XPOLL_VERSION_MINOR * 100 + XPOLL_VERSION_PATCH)
+
+/**
+ * @brief A descriptor as the operating system names it.
+ *
+ * A file descriptor (@c int) on POSIX systems, a @c SOCKET on Windows.
+ */
+#if defined(_WIN32)
+typedef uintptr_t xpoll_fd_t;
+#else
+typedef int xpoll_fd_t;
+#endif
+
+/** @brief An opaque poller. Create it with xpoll_create(), free it with xpoll_destroy(). */
+typedef struct xpoll_poller xpoll_t;
+
+/**
+ * @name Event bits
+ * Used both as the interest mask given to xpoll_add() and xpoll_modify() and as
+ * the events reported by xpoll_wait().
+ * @{
+ */
+/** @brief Readable: data can be read, a connection accepted, or the peer closed (a read returns 0). */
+#define XPOLL_IN 0x0001u
+/** @brief Writable: a write would not block. */
+#define XPOLL_OUT 0x0004u
+/** @brief An error is pending on the descriptor. Always reported; need not be asked for. */
+#define XPOLL_ERR 0x0008u
+/** @brief Hang-up: both directions are closed. Always reported; need not be asked for. */
+#define XPOLL_HUP 0x0010u
+/**
+ * @brief Peer closed its writing side (read hang-up).
+ *
+ * Reported only when asked for, and only by backends with
+ * ::XPOLL_CAP_RDHUP; asking a backend without it fails with ::XPOLL_ENOTSUP.
+ * The descriptor is also reported ::XPOLL_IN when this happens.
+ */
+#define XPOLL_RDHUP 0x2000u
+/** @} */
+
+/**
+ * @name Mode bits
+ * Combined with the interest mask. At most one of them may be given; without
+ * either the registration is level-triggered.
+ * @{
+ */
+/**
+ * @brief Oneshot: after one report the registration is disarmed.
+ *
+ * It stays registered (xpoll_add() fails with ::XPOLL_EEXIST) but reports
+ * nothing until xpoll_modify() re-arms it. Supported by every backend.
+ */
+#define XPOLL_ONESHOT 0x10000u
+/**
+ * @brief Edge-triggered: reported when the state changes, not while it lasts.
+ *
+ * Only backends with ::XPOLL_CAP_EDGE (epoll, kqueue) support it; the others
+ * fail with ::XPOLL_ENOTSUP.
+ */
+#define XPOLL_EDGE 0x20000u
+/** @} */
+
+/**
+ * @name Capabilities
+ * Bits returned by xpoll_capabilities() and xpoll_backend_capabilities().
+ * @{
+ */
+/** @brief ::XPOLL_ONESHOT works (every backend; native or emulated). */
+#define XPOLL_CAP_ONESHOT 0x01u
+/** @brief ::XPOLL_EDGE works (native edge triggering). */
+#define XPOLL_CAP_EDGE 0x02u
+/** @brief ::XPOLL_RDHUP is reported. */
+#define XPOLL_CAP_RDHUP 0x04u
+/** @brief Descriptors that are not sockets (pipes, terminals) can be watched. */
+#define XPOLL_CAP_NONSOCKET 0x08u
+/** @brief No ceiling on descriptor numbers below the process limit (no FD_SETSIZE cliff). */
+#define XPOLL_CAP_UNBOUNDED 0x10u
+/**
+ * @brief Registration changes made while another thread waits apply to that
+ * wait without waking it (otherwise the waiter is woken internally, rebuilds
+ * and goes on waiting; either way the change takes effect in that wait).
+ */
+#define XPOLL_CAP_LIVE_CHANGES 0x20u
+/**
+ * @brief The poller holds kernel state that a forked child shares with its
+ * parent; in a child every call but xpoll_destroy() fails with ::XPOLL_EFORKED.
+ */
+#define XPOLL_CAP_FORK_SENSITIVE 0x40u
+/** @} */
+
+/**
+ * @name Error codes
+ * Negative values returned by every function that can fail.
+ * @{
+ */
+/** @brief An argument is invalid: a NULL pointer, unknown flag bits, max out of range, timeout below -1. */
+#define XPOLL_EINVAL (-1)
+/** @brief The descriptor is invalid: negative, not open, or closed. */
+#define XPOLL_EBADF (-2)
+/** @brief The descriptor is already registered with this poller. */
+#define XPOLL_EEXIST (-3)
+/** @brief The descriptor is not registered with this poller. */
+#define XPOLL_ENOENT (-4)
+/** @brief Out of memory (in the library or in the kernel). */
+#define XPOLL_ENOMEM (-5)
+/** @brief The backend cannot do this (edge mode, ::XPOLL_RDHUP, a descriptor type it cannot watch). */
+#define XPOLL_ENOTSUP (-6)
+/** @brief No backend of that name is compiled into this library. */
+#define XPOLL_ENOBACKEND (-7)
+/** @brief Another thread is already waiting on this poller. */
+#define XPOLL_EBUSY (-8)
+/** @brief The wait was interrupted by a signal before anything was ready. */
+#define XPOLL_EINTR (-9)
+/** @brief The descriptor number is beyond what this backend can watch (select where FD_SETSIZE is fixed). */
+#define XPOLL_ERANGE (-10)
+/** @brief The process has reached its descriptor limit. */
+#define XPOLL_EMFILE (-11)
+/** @brief The system has reached its descriptor limit. */
+#define XPOLL_ENFILE (-12)
+/** @brief The poller was created before fork() and its backend cannot be used in the child. */
+#define XPOLL_EFORKED (-13)
+/** @brief The descriptor refers to something this backend cannot poll (a regular file with epoll). */
+#define XPOLL_EPERM (-14)
+/** @brief An unexpected system error; xpoll_strerror() names the class, not the errno. */
+#define XPOLL_EIO (-15)
+/** @} */
+
+/**
+ * @brief One reported event.
+ *
+ * The layout is fixed: on POSIX 16 bytes (data, fd, events); on Windows 24.
+ */
+typedef struct xpoll_event {
+  uint64_t data;     /**< The user data given to xpoll_add() or xpoll_modify(). */
+  xpoll_fd_t fd;     /**< The descriptor. */
+  uint32_t events;   /**< What happened: ::XPOLL_IN, ::XPOLL_OUT, ::XPOLL_ERR, ::XPOLL_HUP, ::XPOLL_RDHUP. */
+} xpoll_event_t;
+
+/** @brief The largest @p max accepted by xpoll_wait(). */
+#define XPOLL_WAIT_MAX 1048576
+
+/**
+ * @brief Creates a poller.
+ *
+ * @param out      Receives the poller. Unchanged on failure.
+ * @param backend  A backend name ("epoll", "kqueue", "iocp", "poll", "select"),
+ *                 or NULL for the best compiled one. With NULL, the environment
+ *                 variable @c XPOLL_BACKEND, when set and not empty, names the
+ *                 backend instead (ignored in set-uid and set-gid programs).
+ * @param flags    Reserved; must be 0.
+ * @return 0, or ::XPOLL_EINVAL (@p out NULL, unknown @p flags),
+ *         ::XPOLL_ENOBACKEND (the name is unknown or not compiled, including a
+ *         name taken from @c XPOLL_BACKEND), ::XPOLL_EMFILE, ::XPOLL_ENFILE,
+ *         ::XPOLL_ENOMEM, ::XPOLL_EIO.
+ *
+ * Thread safety: may be called from any thread.
+ */
+XPOLL_API int xpoll_create(xpoll_t **out, const char *backend, uint32_t flags);
+
+/**
+ * @brief Destroys a poller and closes the descriptors it owns.
+ *
+ * Descriptors that are still registered are not closed; they are simply no
+ * longer watched. Safe in a forked child: it never changes the registrations
+ * of the parent's poller. Passing NULL does nothing.
+ *
+ * Thread safety: no other call may use @p p during or after this one.
+ */
+XPOLL_API void xpoll_destroy(xpoll_t *p);
+
+/**
+ * @brief Registers a descriptor.
+ *
+ * @param p       The poller.
+ * @param fd      The descriptor. It must be open.
+ * @param events  Interest: ::XPOLL_IN, ::XPOLL_OUT, ::XPOLL_RDHUP, optionally
+ *                with one of ::XPOLL_ONESHOT, ::XPOLL_EDGE. ::XPOLL_ERR and
+ *                ::XPOLL_HUP may be given and are reported in any case. An
+ *                interest of 0 watches for errors and hang-ups only.
+ * @param data    Returned with every event of this registration.
+ * @return 0, or ::XPOLL_EINVAL (@p p NULL, unknown bits, both modes),
+ *         ::XPOLL_EBADF (@p fd negative or not open), ::XPOLL_EEXIST (already
+ *         registered), ::XPOLL_ENOTSUP (mode or ::XPOLL_RDHUP not supported,
+ *         descriptor type not supported), ::XPOLL_EPERM (the backend cannot
+ *         poll this kind of file), ::XPOLL_ERANGE (descriptor number too large
+ *         for this backend), ::XPOLL_ENOMEM, ::XPOLL_EFORKED.
+ *
+ * A descriptor that was removed and is added again before the next wait costs
+ * no registration system call when the kernel still holds it (the kernel is
+ * asked only to confirm it is the same open file).
+ *
+ * Thread safety: may be called from any thread, also while another thread is
+ * blocked in xpoll_wait(); the change applies to that wait.
+ */
+XPOLL_API int xpoll_add(xpoll_t *p, xpoll_fd_t fd, uint32_t events, uint64_t data);
+
+/**
+ * @brief Changes the interest and user data of a registered descriptor.
+ *
+ * Re-arms a oneshot registration. A change back to what the kernel already
+ * has costs no system call.
+ *
+ * @return 0, or ::XPOLL_EINVAL, ::XPOLL_ENOENT (not registered),
+ *         ::XPOLL_ENOTSUP, ::XPOLL_ENOMEM, ::XPOLL_EFORKED.
+ *
+ * Thread safety: as xpoll_add().
+ */
+XPOLL_API int xpoll_modify(xpoll_t *p, xpoll_fd_t fd, uint32_t events, uint64_t data);
+
+/**
+ * @brief Unregisters a descriptor.
+ *
+ * After this returns, no event of this registration is reported, also by a
+ * wait in progress in another thread. Removing a descriptor that was closed
+ * while registered succeeds and frees the registration. Call it before or
+ * after closing the descriptor, but before its number is reused.
+ *
+ * @return 0, or ::XPOLL_EINVAL (@p p NULL), ::XPOLL_EBADF (@p fd negative),
+ *         ::XPOLL_ENOENT (not registered), ::XPOLL_EFORKED.
+ *
+ * Thread safety: as xpoll_add().
+ */
+XPOLL_API int xpoll_remove(xpoll_t *p, xpoll_fd_t fd);
+
+/**
+ * @brief Waits for events.
+ *
+ * Level-triggered registrations are reported for as long as they are ready.
+ * Readiness may be spurious (use non-blocking descriptors). When more
+ * descriptors are ready than @p max, successive waits rotate so that every
+ * ready descriptor is reported within ceil(ready / max) waits.
+ *
+ * A descriptor closed while registered is no longer reported, does not make
+ * waits spin, and does not disturb the others.
+ *
+ * @param p           The poller.
+ * @param events      Receives up to @p max events.
+ * @param max         Capacity of @p events: 1 to ::XPOLL_WAIT_MAX.
+ * @param timeout_ms  -1 waits until an event or a wake, 0 does not block,
+ *                    otherwise milliseconds.
+ * @return The number of events (0 on time-out or wake), or ::XPOLL_EINVAL,
+ *         ::XPOLL_EBUSY (another thread is waiting), ::XPOLL_EINTR (a signal
+ *         arrived; the caller should handle it and wait again with the time
+ *         left), ::XPOLL_EFORKED, ::XPOLL_ENOMEM, ::XPOLL_EIO.
+ *
+ * Thread safety: one waiter at a time per poller.
+ */
+XPOLL_API int xpoll_wait(xpoll_t *p, xpoll_event_t *events, int max, int timeout_ms);
+
+/**
+ * @brief Makes the current wait return, or the next one if none is in progress.
+ *
+ * Wakes are coalesced: several wakes before a wait make one wait return.
+ * Async-signal-safe after xpoll_create() has returned.
+ *
+ * @return 0, or ::XPOLL_EINVAL, ::XPOLL_EFORKED, ::XPOLL_EIO.
+ *
+ * Thread safety: may be called from any thread.
+ */
+XPOLL_API int xpoll_wake(xpoll_t *p);
+
+/** @brief The backend of @p p ("epoll", "poll", ...), or NULL if @p p is NULL. */
+XPOLL_API const char *xpoll_backend(const xpoll_t *p);
+
+/** @brief The ::XPOLL_CAP_ONESHOT ... bits of @p p's backend, or 0 if @p p is NULL. */
+XPOLL_API uint32_t xpoll_capabilities(const xpoll_t *p);
+
+/**
+ * @brief Lists the compiled backends, best first.
+ *
+ * @param names  Receives up to @p max names (static strings); may be NULL when @p max is 0.
+ * @param max    Capacity of @p names.
+ * @return The number of compiled backends (which may exceed @p max), or ::XPOLL_EINVAL.
+ */
+XPOLL_API int xpoll_backends(const char **names, int max);
+
+/**
+ * @brief The capabilities of a compiled backend, by name.
+ * @return The bits (non-negative), or ::XPOLL_EINVAL (@p name NULL) or ::XPOLL_ENOBACKEND.
+ */
+XPOLL_API int xpoll_backend_capabilities(const char *name);
+
+/**
+ * @brief The largest descriptor number a backend can watch in this process.
+ * @return The number (non-negative), or ::XPOLL_EINVAL or ::XPOLL_ENOBACKEND.
+ */
+XPOLL_API long xpoll_backend_max_fd(const char *name);
+
+/** @brief The library's version as ::XPOLL_VERSION computes it (may differ from the header's). */
+XPOLL_API int xpoll_version(void);
+
+/** @brief The library's version as "major.minor.patch". */
+XPOLL_API const char *xpoll_version_string(void);
+
+/** @brief A sentence describing an error code; "unknown error" for other values. */
+XPOLL_API const char *xpoll_strerror(int err);
+
+/** @brief The symbolic name of an error code ("XPOLL_EBADF"), or "XPOLL_UNKNOWN". */
+XPOLL_API const char *xpoll_errname(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XPOLL_XPOLL_H */

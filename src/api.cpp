@@ -1,0 +1,178 @@
+// The C ABI shell: argument checks, and no C++ exception crosses it.
+#include <algorithm>
+#include <new>
+
+#include "poller.hpp"
+#include "registry.hpp"
+#include "xpoll/xpoll.h"
+
+struct xpoll_poller {
+  xpoll::detail::Poller poller;
+  explicit xpoll_poller(std::unique_ptr<xpoll::detail::Backend> b) noexcept : poller(std::move(b)) {}
+};
+
+namespace {
+
+using xpoll::detail::BackendInfo;
+
+// Runs f, turning any exception into an error code.
+template <class F>
+int guarded(F&& f) noexcept {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return XPOLL_ENOMEM;
+  } catch (...) {
+    return XPOLL_EIO;
+  }
+}
+
+// Checks the poller and the descriptor, then the fork state.
+int check(const xpoll_t* p, xpoll_fd_t fd) noexcept {
+  if (!p) return XPOLL_EINVAL;
+  if (p->poller.forked()) return XPOLL_EFORKED;
+  if (xpoll::detail::invalid_fd(fd)) return XPOLL_EBADF;
+  return 0;
+}
+
+const BackendInfo* choose(const char* name) noexcept {
+  if (!name) name = xpoll::detail::backend_from_env();
+  if (!name) {
+    size_t n;
+    return xpoll::detail::backend_list(n)[0];
+  }
+  return xpoll::detail::find_backend(name);
+}
+
+struct ErrorText {
+  int code;
+  const char* name;
+  const char* text;
+};
+
+const ErrorText kErrors[] = {
+    {0, "XPOLL_OK", "success"},
+    {XPOLL_EINVAL, "XPOLL_EINVAL", "invalid argument"},
+    {XPOLL_EBADF, "XPOLL_EBADF", "invalid or closed descriptor"},
+    {XPOLL_EEXIST, "XPOLL_EEXIST", "descriptor already registered"},
+    {XPOLL_ENOENT, "XPOLL_ENOENT", "descriptor not registered"},
+    {XPOLL_ENOMEM, "XPOLL_ENOMEM", "out of memory"},
+    {XPOLL_ENOTSUP, "XPOLL_ENOTSUP", "not supported by this backend"},
+    {XPOLL_ENOBACKEND, "XPOLL_ENOBACKEND", "no such backend compiled in"},
+    {XPOLL_EBUSY, "XPOLL_EBUSY", "another thread is already waiting"},
+    {XPOLL_EINTR, "XPOLL_EINTR", "interrupted by a signal"},
+    {XPOLL_ERANGE, "XPOLL_ERANGE", "descriptor number too large for this backend"},
+    {XPOLL_EMFILE, "XPOLL_EMFILE", "process descriptor limit reached"},
+    {XPOLL_ENFILE, "XPOLL_ENFILE", "system descriptor limit reached"},
+    {XPOLL_EFORKED, "XPOLL_EFORKED", "poller was created before fork and cannot be used in the child"},
+    {XPOLL_EPERM, "XPOLL_EPERM", "this backend cannot poll this kind of file"},
+    {XPOLL_EIO, "XPOLL_EIO", "unexpected system error"},
+};
+
+const ErrorText* find_error(int err) noexcept {
+  for (const ErrorText& e : kErrors)
+    if (e.code == err) return &e;
+  return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+XPOLL_API int xpoll_create(xpoll_t** out, const char* backend, uint32_t flags) {
+  if (!out || flags != 0) return XPOLL_EINVAL;
+  const BackendInfo* info = choose(backend);
+  if (!info) return XPOLL_ENOBACKEND;
+  return guarded([&] {
+    xpoll::detail::watch_forks();
+    std::unique_ptr<xpoll::detail::Backend> b;
+    int rc = info->make(b);
+    if (rc != 0) return rc;
+    *out = new xpoll_poller(std::move(b));
+    return 0;
+  });
+}
+
+XPOLL_API void xpoll_destroy(xpoll_t* p) { delete p; }
+
+XPOLL_API int xpoll_add(xpoll_t* p, xpoll_fd_t fd, uint32_t events, uint64_t data) {
+  int rc = check(p, fd);
+  if (rc == 0) rc = p->poller.check_interest(events);
+  if (rc != 0) return rc;
+  return guarded([&] { return p->poller.add(fd, events, data); });
+}
+
+XPOLL_API int xpoll_modify(xpoll_t* p, xpoll_fd_t fd, uint32_t events, uint64_t data) {
+  int rc = check(p, fd);
+  if (rc == 0) rc = p->poller.check_interest(events);
+  if (rc != 0) return rc;
+  return guarded([&] { return p->poller.modify(fd, events, data); });
+}
+
+XPOLL_API int xpoll_remove(xpoll_t* p, xpoll_fd_t fd) {
+  int rc = check(p, fd);
+  if (rc != 0) return rc;
+  return guarded([&] { return p->poller.remove(fd); });
+}
+
+XPOLL_API int xpoll_wait(xpoll_t* p, xpoll_event_t* events, int max, int timeout_ms) {
+  if (!p || !events || max <= 0 || max > XPOLL_WAIT_MAX || timeout_ms < -1) return XPOLL_EINVAL;
+  if (p->poller.forked()) return XPOLL_EFORKED;
+  return guarded([&] { return p->poller.wait(events, max, timeout_ms); });
+}
+
+XPOLL_API int xpoll_wake(xpoll_t* p) {
+  if (!p) return XPOLL_EINVAL;
+  if (p->poller.forked()) return XPOLL_EFORKED;
+  return p->poller.wake();
+}
+
+XPOLL_API const char* xpoll_backend(const xpoll_t* p) { return p ? p->poller.name() : nullptr; }
+
+XPOLL_API uint32_t xpoll_capabilities(const xpoll_t* p) {
+  return p ? (p->poller.caps() & xpoll::detail::kPublicCapMask) : 0;
+}
+
+XPOLL_API int xpoll_backends(const char** names, int max) {
+  if (max < 0 || (max > 0 && !names)) return XPOLL_EINVAL;
+  size_t n;
+  const BackendInfo* const* list = xpoll::detail::backend_list(n);
+  for (size_t i = 0; i < n && static_cast<int>(i) < max; ++i) names[i] = list[i]->name;
+  return static_cast<int>(n);
+}
+
+XPOLL_API int xpoll_backend_capabilities(const char* name) {
+  if (!name) return XPOLL_EINVAL;
+  const BackendInfo* info = xpoll::detail::find_backend(name);
+  if (!info) return XPOLL_ENOBACKEND;
+  return static_cast<int>(info->caps & xpoll::detail::kPublicCapMask);
+}
+
+XPOLL_API long xpoll_backend_max_fd(const char* name) {
+  if (!name) return XPOLL_EINVAL;
+  const BackendInfo* info = xpoll::detail::find_backend(name);
+  if (!info) return XPOLL_ENOBACKEND;
+  long limit = xpoll::detail::descriptor_limit();
+  long most = limit < 0 ? 0x7fffffffL : limit - 1;
+  return info->fd_ceiling < 0 ? most : std::min(most, info->fd_ceiling);
+}
+
+XPOLL_API int xpoll_version(void) { return XPOLL_VERSION; }
+
+XPOLL_API const char* xpoll_version_string(void) {
+#define XPOLL_STR2(x) #x
+#define XPOLL_STR(x) XPOLL_STR2(x)
+  return XPOLL_STR(XPOLL_VERSION_MAJOR) "." XPOLL_STR(XPOLL_VERSION_MINOR) "." XPOLL_STR(XPOLL_VERSION_PATCH);
+}
+
+XPOLL_API const char* xpoll_strerror(int err) {
+  const ErrorText* e = find_error(err);
+  return e ? e->text : "unknown error";
+}
+
+XPOLL_API const char* xpoll_errname(int err) {
+  const ErrorText* e = find_error(err);
+  return e ? e->name : "XPOLL_UNKNOWN";
+}
+
+}  // extern "C"

@@ -1,0 +1,113 @@
+// The internal interface every backend implements, and the sink through which
+// a backend reports readiness to the core.
+//
+// The core (poller.cpp) owns the registration table, validation, oneshot
+// bookkeeping, wake-up and fairness. A backend only makes system calls: it
+// applies one registration change at a time and waits.
+#ifndef XPOLL_SRC_BACKEND_HPP
+#define XPOLL_SRC_BACKEND_HPP
+
+#include <cstdint>
+#include <memory>
+
+#include "xpoll/xpoll.h"
+
+namespace xpoll::detail {
+
+// Kernel state of one registration, as the core asks for it and as the
+// backend last applied it: 0 when the backend holds nothing, otherwise kOn
+// with the interest and mode bits, plus kPaused while a oneshot registration
+// waits to be re-armed (the backend then watches nothing for it).
+constexpr uint32_t kOn = 1u << 31;
+constexpr uint32_t kPaused = 1u << 30;
+
+// Internal capability bits, kept above the public XPOLL_CAP_* bits.
+// kCapNativeOneshot: the kernel disarms a oneshot registration by itself when
+// it reports it, so the core records the pause without asking the backend.
+constexpr uint32_t kCapNativeOneshot = 1u << 16;
+// kCapKernelState: registrations live in the kernel and persist until
+// removed, so apply() is a system call and errors at add time come from it.
+constexpr uint32_t kCapKernelState = 1u << 17;
+constexpr uint32_t kPublicCapMask = 0xffffu;
+
+// A tag that skips the generation check (backends that report by number).
+constexpr uint64_t kNoTag = ~uint64_t{0};
+
+class Poller;
+
+// Receives what a backend's wait found. Implemented by the core.
+class EventSink {
+ public:
+  enum Result { kAccepted, kSkipped, kFull };
+
+  explicit EventSink(Poller& poller) : poller_(poller) {}
+
+  // Reports readiness of fd (XPOLL_IN/OUT/ERR/HUP/RDHUP bits). tag is what
+  // the backend was given for this registration in apply(), or kNoTag.
+  // kFull means the caller's array is full: the backend should stop and
+  // remember where, so that the next wait starts there.
+  Result emit(xpoll_fd_t fd, uint32_t events, uint64_t tag);
+  // The descriptor was found closed (POLLNVAL, EBADF): stop watching it.
+  void dead(xpoll_fd_t fd);
+  // The wake channel fired and the backend has drained it.
+  void woken();
+
+  int count() const { return count_; }
+  bool full() const { return count_ >= max_; }
+
+ private:
+  friend class Poller;
+  Poller& poller_;
+  xpoll_event_t* out_ = nullptr;
+  int max_ = 0;
+  int count_ = 0;
+  int stale_ = 0;
+  bool woken_ = false;
+  bool user_wake_ = false;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual const char* name() const noexcept = 0;
+  // Public XPOLL_CAP_* bits and internal kCap* bits.
+  virtual uint32_t caps() const noexcept = 0;
+
+  // Checks at add time what apply() will not check synchronously (that the
+  // descriptor is open, that its number fits). Backends with kernel state
+  // check through apply() itself and need not override this.
+  virtual int admit(xpoll_fd_t /*fd*/) noexcept { return 0; }
+
+  // Moves one registration from kernel state `have` to `want` (see kOn).
+  // When `verify` is set the kernel may still hold a registration made for an
+  // earlier file with the same number: confirm it is the same open file, or
+  // register the new one. Returns 0 or an XPOLL_E* code, and on failure the
+  // kernel state is unchanged.
+  virtual int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, bool verify) noexcept = 0;
+
+  // Called with the core's lock held, just before wait().
+  virtual int prepare() noexcept { return 0; }
+  // Blocks up to timeout_ms (-1: forever) without the core's lock. Returns
+  // 0 or an XPOLL_E* code (XPOLL_EINTR for a signal).
+  virtual int wait(int max, int timeout_ms) noexcept = 0;
+  // Called with the core's lock held after wait(): reports what was found.
+  virtual void collect(EventSink& sink) noexcept = 0;
+
+  // Makes a blocked wait() return. Async-signal-safe.
+  virtual int signal() noexcept = 0;
+
+  // Drops all kernel registrations and starts afresh (used when the kernel
+  // holds a registration the core can no longer name, as epoll does for a
+  // descriptor closed while a duplicate of it lives on).
+  virtual int reset() noexcept { return 0; }
+
+  // True for descriptors the backend owns (its wake channel, its epoll fd).
+  virtual bool owns(xpoll_fd_t /*fd*/) const noexcept { return false; }
+};
+
+using BackendFactory = int (*)(std::unique_ptr<Backend>& out);
+
+}  // namespace xpoll::detail
+
+#endif  // XPOLL_SRC_BACKEND_HPP

@@ -1,0 +1,175 @@
+// epoll backend: Linux.
+//
+// Strategy: registrations live in the kernel, one epoll_ctl per applied
+// change; the core defers removals and modifications to the next wait and
+// folds those that cancel out. Each event carries the descriptor in its low
+// 32 bits and the registration's generation in the high 32 bits, so that an
+// event of a registration removed while another thread was inside
+// epoll_wait() is recognised and dropped. Oneshot is EPOLLONESHOT and edge is
+// EPOLLET, both native. The wake channel is an eventfd registered level-
+// triggered under a reserved data value.
+//
+// Known limits: epoll refuses regular files (EPERM). It keys a registration
+// on the open file, not on the number: closing a descriptor whose file is
+// still open elsewhere (a dup, a forked child) leaves the registration in the
+// kernel, where no epoll_ctl can reach it; the core notices its stray events
+// and calls reset() to rebuild the set. The epoll instance is shared with a
+// forked child, so the poller refuses to work there (XPOLL_EFORKED).
+#include <errno.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "../backend.hpp"
+#include "../platform.hpp"
+#include "../registry.hpp"
+
+namespace xpoll::detail {
+
+namespace {
+
+constexpr uint64_t kWakeData = ~uint64_t{0};
+
+uint32_t to_epoll(uint32_t want) {
+  uint32_t ev = 0;
+  if (!(want & kPaused)) {
+    if (want & XPOLL_IN) ev |= EPOLLIN;
+    if (want & XPOLL_OUT) ev |= EPOLLOUT;
+    if (want & XPOLL_RDHUP) ev |= EPOLLRDHUP;
+  }
+  // A paused registration is re-added disarmed only after reset(); oneshot
+  // keeps the errors and hang-ups it would report from repeating.
+  if (want & (XPOLL_ONESHOT | kPaused)) ev |= EPOLLONESHOT;
+  if (want & XPOLL_EDGE) ev |= EPOLLET;
+  return ev;
+}
+
+uint32_t from_epoll(uint32_t ev) {
+  uint32_t out = 0;
+  if (ev & (EPOLLIN | EPOLLPRI)) out |= XPOLL_IN;
+  if (ev & EPOLLOUT) out |= XPOLL_OUT;
+  if (ev & EPOLLERR) out |= XPOLL_ERR;
+  if (ev & EPOLLHUP) out |= XPOLL_HUP;
+  if (ev & EPOLLRDHUP) out |= XPOLL_RDHUP;
+  return out;
+}
+
+int ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+  struct epoll_event ev = {};
+  ev.events = events;
+  ev.data.u64 = data;
+  return epoll_ctl(epfd, op, fd, &ev) == 0 ? 0 : from_errno(errno);
+}
+
+int open_epoll(int& epfd, const WakeChannel& wake) {
+  int fd = epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return from_errno(errno);
+  int rc = ctl(fd, EPOLL_CTL_ADD, wake.read_fd(), EPOLLIN, kWakeData);
+  if (rc != 0) {
+    ::close(fd);
+    return rc;
+  }
+  epfd = fd;
+  return 0;
+}
+
+class EpollBackend final : public Backend {
+ public:
+  ~EpollBackend() override {
+    if (epfd_ >= 0) ::close(epfd_);
+  }
+
+  int open() {
+    int rc = wake_.open();
+    return rc != 0 ? rc : open_epoll(epfd_, wake_);
+  }
+
+  const char* name() const noexcept override { return "epoll"; }
+  uint32_t caps() const noexcept override;
+
+  int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, bool verify) noexcept override {
+    if (want == 0) return ctl(epfd_, EPOLL_CTL_DEL, fd, 0, 0);
+    uint64_t data = (uint64_t{tag} << 32) | static_cast<uint32_t>(fd);
+    uint32_t ev = to_epoll(want);
+    if (have == 0) return ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
+    if (!verify) return ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
+    // The kernel may hold a registration made for an earlier file with this
+    // number. Unchanged interest: ADD answers EEXIST for the same open file
+    // (at the cost of a lookup) and registers a new one. Changed interest:
+    // MOD, and ADD if that file is not registered.
+    if (have == want) {
+      int rc = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
+      return rc == XPOLL_EEXIST ? 0 : rc;
+    }
+    int rc = ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
+    return rc == XPOLL_ENOENT ? ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data) : rc;
+  }
+
+  int wait(int max, int timeout_ms) noexcept override {
+    if (events_.size() < static_cast<size_t>(max)) {
+      try {
+        events_.resize(max);
+      } catch (...) {
+        return XPOLL_ENOMEM;
+      }
+    }
+    // Never ask for more than the caller can take: an edge or oneshot event
+    // taken from the kernel and not reported would be lost.
+    int n = epoll_wait(epfd_, events_.data(), max, timeout_ms);
+    if (n < 0) return from_errno(errno);
+    nready_ = n;
+    return 0;
+  }
+
+  void collect(EventSink& sink) noexcept override {
+    for (int i = 0; i < nready_; ++i) {
+      const epoll_event& e = events_[i];
+      if (e.data.u64 == kWakeData) {
+        wake_.drain();
+        sink.woken();
+        continue;
+      }
+      sink.emit(static_cast<int>(e.data.u64 & 0xffffffffu), from_epoll(e.events), e.data.u64 >> 32);
+    }
+    nready_ = 0;
+  }
+
+  int signal() noexcept override { return wake_.signal(); }
+
+  int reset() noexcept override {
+    int fresh = -1;
+    int rc = open_epoll(fresh, wake_);
+    if (rc != 0) return rc;
+    ::close(epfd_);
+    epfd_ = fresh;
+    return 0;
+  }
+
+  bool owns(xpoll_fd_t fd) const noexcept override { return fd == epfd_ || wake_.owns(fd); }
+
+ private:
+  int epfd_ = -1;
+  WakeChannel wake_;
+  std::vector<epoll_event> events_;
+  int nready_ = 0;
+};
+
+constexpr uint32_t kEpollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
+                                XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | XPOLL_CAP_FORK_SENSITIVE |
+                                kCapNativeOneshot | kCapKernelState;
+
+uint32_t EpollBackend::caps() const noexcept { return kEpollCaps; }
+
+int make_epoll(std::unique_ptr<Backend>& out) {
+  auto b = std::make_unique<EpollBackend>();
+  int rc = b->open();
+  if (rc == 0) out = std::move(b);
+  return rc;
+}
+
+}  // namespace
+
+extern const BackendInfo epoll_backend_info = {"epoll", make_epoll, kEpollCaps, -1};
+
+}  // namespace xpoll::detail

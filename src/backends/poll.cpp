@@ -1,0 +1,151 @@
+// poll backend: every POSIX system.
+//
+// Strategy: a pollfd array kept in step with the table (a descriptor-indexed
+// slot map, removal by swapping in the last entry), passed whole to poll().
+// Changes are applied between waits; a change made while another thread
+// waits wakes it, and the core applies the change before it waits again.
+// Oneshot is emulated by the core (a reported oneshot registration leaves the
+// array until re-armed). The results are scanned from where the last scan
+// stopped, so a caller with a small array starves no descriptor.
+//
+// Known limits: no edge mode. POLLRDHUP exists on Linux only. A descriptor
+// closed while registered comes back as POLLNVAL and is dropped.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../backend.hpp"
+#include "../platform.hpp"
+#include "../registry.hpp"
+
+namespace xpoll::detail {
+
+namespace {
+
+#if defined(POLLRDHUP)
+constexpr short kPollRdhup = POLLRDHUP;
+#else
+constexpr short kPollRdhup = 0;
+#endif
+
+short to_poll(uint32_t want) {
+  short ev = 0;
+  if (want & XPOLL_IN) ev |= POLLIN;
+  if (want & XPOLL_OUT) ev |= POLLOUT;
+  if (want & XPOLL_RDHUP) ev |= kPollRdhup;
+  return ev;
+}
+
+uint32_t from_poll(short rev) {
+  uint32_t out = 0;
+  if (rev & (POLLIN | POLLPRI)) out |= XPOLL_IN;
+  if (rev & POLLOUT) out |= XPOLL_OUT;
+  if (rev & POLLERR) out |= XPOLL_ERR;
+  if (rev & POLLHUP) out |= XPOLL_HUP;
+  if (kPollRdhup && (rev & kPollRdhup)) out |= XPOLL_RDHUP;
+  return out;
+}
+
+class PollBackend final : public Backend {
+ public:
+  int open() {
+    int rc = wake_.open();
+    if (rc != 0) return rc;
+    fds_.push_back(pollfd{wake_.read_fd(), POLLIN, 0});
+    return 0;
+  }
+
+  const char* name() const noexcept override { return "poll"; }
+  uint32_t caps() const noexcept override;
+
+  // Checks the descriptor and makes room for it, so that apply() cannot fail.
+  int admit(xpoll_fd_t fd) noexcept override {
+    if (fcntl(fd, F_GETFD) == -1) return XPOLL_EBADF;
+    try {
+      if (slot_.size() <= static_cast<size_t>(fd)) slot_.resize(std::max<size_t>(fd + 1, slot_.size() * 2), 0);
+      if (fds_.capacity() < slot_.size() + 1) fds_.reserve(slot_.size() + 1);
+    } catch (...) {
+      return XPOLL_ENOMEM;
+    }
+    return 0;
+  }
+
+  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, bool) noexcept override {
+    size_t i = static_cast<size_t>(fd) < slot_.size() ? slot_[fd] : 0;
+    bool watch = want != 0 && !(want & kPaused);
+    if (!watch) {
+      if (i != 0) {
+        slot_[fds_.back().fd] = i;
+        fds_[i] = fds_.back();
+        fds_.pop_back();
+        slot_[fd] = 0;
+      }
+      return 0;
+    }
+    if (i == 0) {
+      i = fds_.size();
+      fds_.push_back(pollfd{fd, 0, 0});  // within the capacity admit() reserved
+      slot_[fd] = i;
+    }
+    fds_[i].events = to_poll(want);
+    return 0;
+  }
+
+  int wait(int, int timeout_ms) noexcept override {
+    int n = ::poll(fds_.data(), static_cast<nfds_t>(fds_.size()), timeout_ms);
+    return n < 0 ? from_errno(errno) : 0;
+  }
+
+  void collect(EventSink& sink) noexcept override {
+    if (fds_[0].revents) {
+      wake_.drain();
+      sink.woken();
+    }
+    size_t n = fds_.size() - 1;  // entries after the wake channel
+    if (n == 0) return;
+    size_t start = cursor_ >= 1 && cursor_ <= n ? cursor_ : 1;
+    for (size_t k = 0; k < n; ++k) {
+      size_t i = 1 + (start - 1 + k) % n;
+      short rev = fds_[i].revents;
+      if (!rev) continue;
+      if (rev & POLLNVAL) {
+        sink.dead(fds_[i].fd);
+        continue;
+      }
+      if (sink.emit(fds_[i].fd, from_poll(rev), kNoTag) == EventSink::kFull) {
+        cursor_ = 1 + (i % n);  // the next wait starts after this one
+        return;
+      }
+    }
+  }
+
+  int signal() noexcept override { return wake_.signal(); }
+  bool owns(xpoll_fd_t fd) const noexcept override { return wake_.owns(fd); }
+
+ private:
+  WakeChannel wake_;
+  std::vector<pollfd> fds_;   // [0] is the wake channel
+  std::vector<size_t> slot_;  // descriptor -> index in fds_, 0 for none
+  size_t cursor_ = 1;
+};
+
+constexpr uint32_t kPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_UNBOUNDED |
+                               (kPollRdhup ? XPOLL_CAP_RDHUP : 0);
+
+uint32_t PollBackend::caps() const noexcept { return kPollCaps; }
+
+int make_poll(std::unique_ptr<Backend>& out) {
+  auto b = std::make_unique<PollBackend>();
+  int rc = b->open();
+  if (rc == 0) out = std::move(b);
+  return rc;
+}
+
+}  // namespace
+
+extern const BackendInfo poll_backend_info = {"poll", make_poll, kPollCaps, -1};
+
+}  // namespace xpoll::detail

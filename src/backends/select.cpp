@@ -1,0 +1,194 @@
+// select backend: every POSIX system.
+//
+// Strategy: the read and write sets are bit arrays sized for the highest
+// registered descriptor rather than fd_set, whose FD_SETSIZE (1024) bit
+// array would be overrun by any larger descriptor. Linux, macOS (with
+// _DARWIN_UNLIMITED_SELECT) and FreeBSD read as many bits as nfds says; on
+// other systems a descriptor at or above FD_SETSIZE is refused with
+// XPOLL_ERANGE. Master sets are copied into working sets before each wait.
+// Changes are applied between waits; a change made while another thread
+// waits wakes it to rebuild. Oneshot is emulated by the core. Results are
+// scanned from where the last scan stopped, so no descriptor starves.
+//
+// Known limits: no edge mode, no RDHUP; errors and hang-ups show as
+// readable or writable, never as XPOLL_ERR or XPOLL_HUP, and a registration
+// with no interest reports nothing. select() fails with EBADF as a whole
+// when one descriptor was closed; the backend then finds the closed ones,
+// has the core drop them, and waits again.
+#if defined(__APPLE__) && !defined(_DARWIN_UNLIMITED_SELECT)
+#define _DARWIN_UNLIMITED_SELECT 1
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/select.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <climits>
+#include <vector>
+
+#include "../backend.hpp"
+#include "../platform.hpp"
+#include "../registry.hpp"
+
+namespace xpoll::detail {
+
+namespace {
+
+#if defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__)
+constexpr bool kUnbounded = true;
+#else
+constexpr bool kUnbounded = false;
+#endif
+
+// The kernels read the sets as arrays of longs, least significant bit first.
+using Word = unsigned long;
+constexpr int kBits = static_cast<int>(sizeof(Word) * CHAR_BIT);
+
+class BitSet {
+ public:
+  void grow(size_t words) {
+    if (w_.size() < words) w_.resize(std::max(words, w_.size() * 2), 0);
+  }
+  void set(int fd, bool on) {
+    Word m = Word{1} << (fd % kBits);
+    if (on)
+      w_[fd / kBits] |= m;
+    else
+      w_[fd / kBits] &= ~m;
+  }
+  bool test(int fd) const { return (w_[fd / kBits] >> (fd % kBits)) & 1; }
+  Word word(size_t i) const { return w_[i]; }
+  fd_set* raw() { return reinterpret_cast<fd_set*>(w_.data()); }
+  void copy_from(const BitSet& o, size_t words) { std::copy_n(o.w_.begin(), words, w_.begin()); }
+  size_t size() const { return w_.size(); }
+
+ private:
+  std::vector<Word> w_;
+};
+
+class SelectBackend final : public Backend {
+ public:
+  int open() {
+    int rc = wake_.open();
+    if (rc != 0) return rc;
+    if (!kUnbounded && wake_.read_fd() >= FD_SETSIZE) return XPOLL_ERANGE;
+    rc = admit(wake_.read_fd());
+    if (rc != 0) return rc;
+    rd_.set(wake_.read_fd(), true);
+    maxfd_ = wake_.read_fd();
+    return 0;
+  }
+
+  const char* name() const noexcept override { return "select"; }
+  uint32_t caps() const noexcept override;
+
+  // Checks the descriptor and grows the sets for it, so that apply() cannot fail.
+  int admit(xpoll_fd_t fd) noexcept override {
+    if (fcntl(fd, F_GETFD) == -1) return XPOLL_EBADF;
+    if (!kUnbounded && fd >= FD_SETSIZE) return XPOLL_ERANGE;
+    try {
+      size_t words = static_cast<size_t>(fd) / kBits + 1;
+      for (BitSet* s : {&rd_, &wr_, &rd_out_, &wr_out_}) s->grow(words);
+    } catch (...) {
+      return XPOLL_ENOMEM;
+    }
+    return 0;
+  }
+
+  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, bool) noexcept override {
+    bool watch = want != 0 && !(want & kPaused);
+    rd_.set(fd, watch && (want & XPOLL_IN));
+    wr_.set(fd, watch && (want & XPOLL_OUT));
+    if (fd > maxfd_) maxfd_ = fd;
+    return 0;
+  }
+
+  int prepare() noexcept override {
+    // Shrink past descriptors no longer watched; the wake channel bounds it.
+    while (maxfd_ > wake_.read_fd() && !rd_.test(maxfd_) && !wr_.test(maxfd_)) --maxfd_;
+    size_t words = static_cast<size_t>(maxfd_) / kBits + 1;
+    rd_out_.copy_from(rd_, words);
+    wr_out_.copy_from(wr_, words);
+    return 0;
+  }
+
+  int wait(int, int timeout_ms) noexcept override {
+    struct timeval tv, *ptv = nullptr;
+    if (timeout_ms >= 0) {
+      tv.tv_sec = timeout_ms / 1000;
+      tv.tv_usec = (timeout_ms % 1000) * 1000;
+      ptv = &tv;
+    }
+    ready_ = select(maxfd_ + 1, rd_out_.raw(), wr_out_.raw(), nullptr, ptv);
+    if (ready_ >= 0) return 0;
+    if (errno != EBADF) return from_errno(errno);
+    ready_ = -1;  // collect() finds the closed descriptors
+    return 0;
+  }
+
+  void collect(EventSink& sink) noexcept override {
+    int wake = wake_.read_fd();
+    if (ready_ < 0) {
+      for (int fd = 0; fd <= maxfd_; ++fd)
+        if (fd != wake && (rd_.test(fd) || wr_.test(fd)) && fcntl(fd, F_GETFD) == -1) sink.dead(fd);
+      return;
+    }
+    if (ready_ == 0) return;
+    if (rd_out_.test(wake)) {
+      wake_.drain();
+      sink.woken();
+    }
+    int start = cursor_ <= maxfd_ ? cursor_ : 0;
+    if (scan(sink, start, maxfd_ + 1)) return;
+    scan(sink, 0, start);
+  }
+
+  int signal() noexcept override { return wake_.signal(); }
+  bool owns(xpoll_fd_t fd) const noexcept override { return wake_.owns(fd); }
+
+ private:
+  // Reports ready descriptors in [from, to); true when the sink filled up.
+  bool scan(EventSink& sink, int from, int to) noexcept {
+    int wake = wake_.read_fd();
+    for (int base = from - from % kBits; base < to; base += kBits) {
+      size_t i = static_cast<size_t>(base) / kBits;
+      Word any = rd_out_.word(i) | wr_out_.word(i);
+      for (int b = 0; any != 0 && b < kBits; ++b, any >>= 1) {
+        int fd = base + b;
+        if (!(any & 1) || fd < from || fd >= to || fd == wake) continue;
+        uint32_t ev = (rd_out_.test(fd) ? XPOLL_IN : 0) | (wr_out_.test(fd) ? XPOLL_OUT : 0);
+        if (sink.emit(fd, ev, kNoTag) == EventSink::kFull) {
+          cursor_ = fd + 1;
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  WakeChannel wake_;
+  BitSet rd_, wr_, rd_out_, wr_out_;
+  int maxfd_ = -1;
+  int cursor_ = 0;
+  int ready_ = 0;
+};
+
+constexpr uint32_t kSelectCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | (kUnbounded ? XPOLL_CAP_UNBOUNDED : 0);
+
+uint32_t SelectBackend::caps() const noexcept { return kSelectCaps; }
+
+int make_select(std::unique_ptr<Backend>& out) {
+  auto b = std::make_unique<SelectBackend>();
+  int rc = b->open();
+  if (rc == 0) out = std::move(b);
+  return rc;
+}
+
+}  // namespace
+
+extern const BackendInfo select_backend_info = {"select", make_select, kSelectCaps,
+                                                kUnbounded ? -1L : static_cast<long>(FD_SETSIZE - 1)};
+
+}  // namespace xpoll::detail

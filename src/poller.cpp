@@ -1,0 +1,256 @@
+#include "poller.hpp"
+
+#include <chrono>
+
+namespace xpoll::detail {
+
+namespace {
+
+constexpr uint32_t kInterestBits = XPOLL_IN | XPOLL_OUT | XPOLL_RDHUP;
+constexpr uint32_t kModeBits = XPOLL_ONESHOT | XPOLL_EDGE;
+constexpr uint32_t kAlwaysBits = XPOLL_ERR | XPOLL_HUP;
+
+// A wait loops internally (after an internal wake, or when everything it saw
+// was stale); this bounds how often, so that no pathology turns into a spin.
+constexpr int kMaxInternalRounds = 1000;
+
+using Clock = std::chrono::steady_clock;
+
+int remaining_ms(Clock::time_point deadline) noexcept {
+  auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
+  if (left <= 0) return 0;
+  // Round up so that a wait never ends before its deadline.
+  auto ms = (left + 999) / 1000;
+  return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
+}
+
+}  // namespace
+
+EventSink::Result EventSink::emit(xpoll_fd_t fd, uint32_t events, uint64_t tag) {
+  return poller_.on_event(*this, fd, events, tag);
+}
+void EventSink::dead(xpoll_fd_t fd) { poller_.on_dead(fd); }
+void EventSink::woken() { poller_.on_woken(*this); }
+
+Poller::Poller(std::unique_ptr<Backend> backend) noexcept
+    : backend_(std::move(backend)), caps_(backend_->caps()), fork_gen_(fork_generation()) {}
+
+Poller::~Poller() = default;
+
+int Poller::check_interest(uint32_t events) const noexcept {
+  if (events & ~(kInterestBits | kModeBits | kAlwaysBits)) return XPOLL_EINVAL;
+  if ((events & kModeBits) == kModeBits) return XPOLL_EINVAL;
+  if ((events & XPOLL_EDGE) && !(caps_ & XPOLL_CAP_EDGE)) return XPOLL_ENOTSUP;
+  if ((events & XPOLL_RDHUP) && !(caps_ & XPOLL_CAP_RDHUP)) return XPOLL_ENOTSUP;
+  return 0;
+}
+
+uint32_t Poller::want_of(const Reg& r) const noexcept {
+  if (!r.registered || r.dead) return 0;
+  return kOn | r.interest | (r.armed ? 0 : kPaused);
+}
+
+// Applies the registration's wanted state through the backend.
+int Poller::apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept {
+  uint32_t want = want_of(r);
+  if (want == r.have && !verify) return 0;
+  uint32_t gen = r.gen;
+  // A fresh kernel registration gets a fresh generation, so that an event of
+  // an earlier one still in flight in another thread's wait is recognised.
+  if (r.have == 0 && want != 0) ++gen;
+  int rc = backend_->apply(fd, r.have, want, gen, verify);
+  if (rc == 0) {
+    r.have = want;
+    r.gen = gen;
+  }
+  return rc;
+}
+
+void Poller::enqueue(xpoll_fd_t fd, Reg& r) noexcept {
+  if (r.queued) return;
+  r.queued = true;
+  changes_.push_back(fd);  // cannot throw: capacity >= table size
+}
+
+// Records a change made by a caller. Without a waiter it waits in the change
+// list for the next wait, so that churn that cancels out costs nothing. With
+// a waiter, a backend that can change its kernel set under a blocked wait
+// applies it now; the others wake the waiter to rebuild.
+void Poller::changed(xpoll_fd_t fd, Reg& r) noexcept {
+  if (waiting_ && (caps_ & XPOLL_CAP_LIVE_CHANGES)) {
+    if (apply(fd, r, false) != 0) {
+      r.have = 0;
+      if (r.registered) r.dead = true;
+    }
+    return;
+  }
+  enqueue(fd, r);
+  if (waiting_) signal_internal();
+}
+
+void Poller::flush() noexcept {
+  for (xpoll_fd_t fd : changes_) {
+    Reg* r = table_.find(fd);
+    r->queued = false;
+    // The kernel refuses a change only when the descriptor was closed or
+    // replaced behind our back; it then holds nothing we can name.
+    if (apply(fd, *r, false) != 0) {
+      r->have = 0;
+      if (r->registered) r->dead = true;
+    }
+  }
+  changes_.clear();
+}
+
+// The kernel holds registrations we cannot name (epoll keeps watching a
+// closed descriptor while a duplicate of it is open elsewhere, and its events
+// would wake every wait): start the kernel set afresh from the table.
+void Poller::reset_backend() noexcept {
+  if (backend_->reset() != 0) return;
+  table_.for_each([this](xpoll_fd_t fd, Reg& r) {
+    r.have = 0;
+    if (want_of(r) != 0) enqueue(fd, r);
+  });
+}
+
+void Poller::signal_internal() noexcept {
+  if (!signalled_.exchange(true)) backend_->signal();
+}
+
+int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (backend_->owns(fd)) return XPOLL_EBADF;
+  Reg* existing = table_.find(fd);
+  if (existing && existing->registered) return XPOLL_EEXIST;
+  int rc = backend_->admit(fd);
+  if (rc != 0) return rc;
+  Reg& r = table_.at(fd);
+  if (changes_.capacity() < table_.size()) changes_.reserve(table_.size());
+  Reg saved = r;
+  r.registered = true;
+  r.dead = false;
+  r.armed = true;
+  r.interest = events & ~kAlwaysBits;
+  r.data = data;
+  if (caps_ & kCapKernelState) {
+    // Applied now, so that the kernel's verdict on the descriptor (closed,
+    // not pollable) is the caller's. When the kernel still holds an earlier
+    // registration (removed since the last wait), it only confirms the file.
+    rc = apply(fd, r, r.have != 0);
+    if (rc != 0) {
+      r = saved;
+      return rc;
+    }
+    return 0;
+  }
+  changed(fd, r);
+  return 0;
+}
+
+int Poller::modify(xpoll_fd_t fd, uint32_t events, uint64_t data) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Reg* r = table_.find(fd);
+  if (!r || !r->registered) return XPOLL_ENOENT;
+  r->interest = events & ~kAlwaysBits;
+  r->data = data;
+  r->armed = true;
+  changed(fd, *r);
+  return 0;
+}
+
+int Poller::remove(xpoll_fd_t fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Reg* r = table_.find(fd);
+  if (!r || !r->registered) return XPOLL_ENOENT;
+  r->registered = false;
+  r->dead = false;
+  changed(fd, *r);
+  return 0;
+}
+
+int Poller::wake() noexcept {
+  user_wake_.store(true);
+  if (signalled_.exchange(true)) return 0;  // coalesced with a wake not yet seen
+  return backend_->signal();
+}
+
+void Poller::on_woken(EventSink& sink) noexcept {
+  // The backend has drained the channel. Clearing the flag after the drain
+  // means a wake racing with us either is seen below or signals afresh.
+  signalled_.store(false);
+  if (user_wake_.exchange(false)) sink.user_wake_ = true;
+  sink.woken_ = true;
+}
+
+void Poller::on_dead(xpoll_fd_t fd) noexcept {
+  Reg* r = table_.find(fd);
+  if (!r || !r->registered || r->dead) return;
+  r->dead = true;
+  enqueue(fd, *r);
+}
+
+EventSink::Result Poller::on_event(EventSink& sink, xpoll_fd_t fd, uint32_t events, uint64_t tag) noexcept {
+  Reg* r = table_.find(fd);
+  if (!r || !r->registered || r->dead || (tag != kNoTag && tag != r->gen)) {
+    ++sink.stale_;
+    return EventSink::kSkipped;
+  }
+  if (!r->armed) return EventSink::kSkipped;
+  // An error or hang-up means a read or write would not block: report it as
+  // readiness for whichever of them was asked for, on every backend.
+  if (events & kAlwaysBits) events |= r->interest & (XPOLL_IN | XPOLL_OUT);
+  events &= (r->interest & kInterestBits) | kAlwaysBits;
+  if (events == 0) return EventSink::kSkipped;
+  sink.out_[sink.count_++] = xpoll_event_t{r->data, fd, events};
+  if (r->interest & XPOLL_ONESHOT) {
+    r->armed = false;
+    if (caps_ & kCapNativeOneshot)
+      r->have = want_of(*r);  // the kernel disarmed it as it reported it
+    else
+      enqueue(fd, *r);
+  }
+  return sink.full() ? EventSink::kFull : EventSink::kAccepted;
+}
+
+int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (waiting_) return XPOLL_EBUSY;
+  waiting_ = true;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  int result = 0;
+  for (int round = 0;; ++round) {
+    flush();
+    int rc = backend_->prepare();
+    if (rc != 0) {
+      result = rc;
+      break;
+    }
+    int wait_ms = timeout_ms < 0 ? -1 : (round == 0 ? timeout_ms : remaining_ms(deadline));
+    lock.unlock();
+    rc = backend_->wait(max, wait_ms);
+    lock.lock();
+    if (rc != 0) {
+      result = rc;
+      break;
+    }
+    EventSink sink(*this);
+    sink.out_ = out;
+    sink.max_ = max;
+    backend_->collect(sink);
+    stale_streak_ = sink.stale_ ? stale_streak_ + 1 : 0;
+    if (stale_streak_ >= 2 && (caps_ & kCapKernelState)) {
+      reset_backend();
+      stale_streak_ = 0;
+    }
+    result = sink.count_;
+    // Return with events, for a caller's wake, or at the deadline; go on
+    // waiting after an internal wake or when all that was seen was stale.
+    if (sink.count_ > 0 || sink.user_wake_ || timeout_ms == 0) break;
+    if (timeout_ms > 0 && remaining_ms(deadline) == 0) break;
+    if (round >= kMaxInternalRounds) break;
+  }
+  waiting_ = false;
+  return result;
+}
+
+}  // namespace xpoll::detail

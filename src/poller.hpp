@@ -1,0 +1,106 @@
+// The core poller: the registration table, the change list and the
+// semantics every backend shares (oneshot bookkeeping, fairness, wake-up,
+// thread safety). The C ABI shell in api.cpp validates arguments and calls in.
+#ifndef XPOLL_SRC_POLLER_HPP
+#define XPOLL_SRC_POLLER_HPP
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "backend.hpp"
+#include "platform.hpp"
+
+namespace xpoll::detail {
+
+// One registration. Kept in a table indexed by descriptor number.
+struct Reg {
+  uint64_t data = 0;
+  uint32_t interest = 0;  // XPOLL_IN/OUT/RDHUP and mode bits; ERR and HUP are implied
+  uint32_t have = 0;      // kernel state the backend holds (see kOn)
+  uint32_t gen = 0;       // names the kernel registration in reported events
+  bool registered = false;
+  bool armed = false;   // false once a oneshot registration has been reported
+  bool dead = false;    // found closed while registered; watched no more
+  bool queued = false;  // in the change list
+};
+
+// Descriptor-indexed table. POSIX descriptors are small dense integers, so a
+// vector indexed by number beats a hash map; it only grows.
+class FdTable {
+ public:
+  Reg* find(xpoll_fd_t fd) noexcept {
+    auto i = static_cast<size_t>(fd);
+    return i < regs_.size() ? &regs_[i] : nullptr;
+  }
+  // Grows the table to hold fd; throws std::bad_alloc, leaving it unchanged.
+  Reg& at(xpoll_fd_t fd) {
+    auto i = static_cast<size_t>(fd);
+    if (i >= regs_.size()) regs_.resize(std::max(i + 1, regs_.size() * 2));
+    return regs_[i];
+  }
+  size_t size() const noexcept { return regs_.size(); }
+  template <class F>
+  void for_each(F&& f) {
+    for (size_t i = 0; i < regs_.size(); ++i) f(static_cast<xpoll_fd_t>(i), regs_[i]);
+  }
+
+ private:
+  std::vector<Reg> regs_;
+};
+
+class Poller {
+ public:
+  Poller(std::unique_ptr<Backend> backend) noexcept;
+  ~Poller();
+
+  int add(xpoll_fd_t fd, uint32_t events, uint64_t data);
+  int modify(xpoll_fd_t fd, uint32_t events, uint64_t data);
+  int remove(xpoll_fd_t fd);
+  int wait(xpoll_event_t* out, int max, int timeout_ms);
+  int wake() noexcept;
+
+  const char* name() const noexcept { return backend_->name(); }
+  uint32_t caps() const noexcept { return caps_; }
+  // True in a forked child when the backend's kernel state is shared with
+  // the parent; every call but destroy then fails with XPOLL_EFORKED.
+  bool forked() const noexcept {
+    return (caps_ & XPOLL_CAP_FORK_SENSITIVE) && fork_generation() != fork_gen_;
+  }
+  // Checks the interest bits against what the backend supports.
+  int check_interest(uint32_t events) const noexcept;
+
+ private:
+  friend class EventSink;
+
+  uint32_t want_of(const Reg& r) const noexcept;
+  int apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept;
+  void enqueue(xpoll_fd_t fd, Reg& r) noexcept;
+  void changed(xpoll_fd_t fd, Reg& r) noexcept;
+  void flush() noexcept;
+  void reset_backend() noexcept;
+  void signal_internal() noexcept;
+
+  EventSink::Result on_event(EventSink& sink, xpoll_fd_t fd, uint32_t events, uint64_t tag) noexcept;
+  void on_dead(xpoll_fd_t fd) noexcept;
+  void on_woken(EventSink& sink) noexcept;
+
+  std::unique_ptr<Backend> backend_;
+  const uint32_t caps_;
+  const unsigned fork_gen_;
+
+  std::mutex mu_;
+  FdTable table_;
+  std::vector<xpoll_fd_t> changes_;  // capacity kept >= table size
+  bool waiting_ = false;
+  int stale_streak_ = 0;
+
+  std::atomic<bool> signalled_{false};  // the backend's wake channel is (being) signalled
+  std::atomic<bool> user_wake_{false};  // xpoll_wake() asked for the wait to return
+};
+
+}  // namespace xpoll::detail
+
+#endif  // XPOLL_SRC_POLLER_HPP
