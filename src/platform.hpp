@@ -28,6 +28,9 @@ int from_errno(int e) noexcept;
 // process runs set-uid or set-gid.
 const char* backend_from_env() noexcept;
 
+// True when fd is an open descriptor of this process.
+bool descriptor_open(xpoll_fd_t fd) noexcept;
+
 // The soft descriptor limit of this process, or -1 when unknown.
 long descriptor_limit() noexcept;
 

@@ -80,6 +80,8 @@ const char* backend_from_env() noexcept {
   return (v && *v) ? v : nullptr;
 }
 
+bool descriptor_open(xpoll_fd_t fd) noexcept { return fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
+
 long descriptor_limit() noexcept {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return -1;

@@ -124,6 +124,8 @@ int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) {
   if (existing && existing->registered) return XPOLL_EEXIST;
   int rc = backend_->admit(fd);
   if (rc != 0) return rc;
+  // Never grow the table for a number that is no descriptor (1 << 30, say).
+  if (!existing && !descriptor_open(fd)) return XPOLL_EBADF;
   Reg& r = table_.at(fd);
   if (changes_.capacity() < table_.size()) changes_.reserve(table_.size());
   Reg saved = r;

@@ -1,0 +1,673 @@
+// The contract every backend honours, run once per compiled backend:
+// Backends/Contract.<Name>/<backend>.
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "support.hpp"
+
+using namespace xpoll_test;
+
+namespace {
+
+class Contract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(xpoll_create(&p_, GetParam().c_str(), 0), 0);
+    caps_ = xpoll_capabilities(p_);
+  }
+  void TearDown() override { xpoll_destroy(p_); }
+
+  bool has(uint32_t cap) const { return (caps_ & cap) != 0; }
+
+  xpoll_t* p_ = nullptr;
+  uint32_t caps_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Creation and identity
+// ---------------------------------------------------------------------------
+
+TEST_P(Contract, CreateByNameGivesThatBackend) {
+  EXPECT_EQ(GetParam(), xpoll_backend(p_));
+  EXPECT_EQ(static_cast<int>(caps_), xpoll_backend_capabilities(GetParam().c_str()));
+  EXPECT_TRUE(has(XPOLL_CAP_ONESHOT));
+  EXPECT_GT(xpoll_backend_max_fd(GetParam().c_str()), 0);
+}
+
+// ---------------------------------------------------------------------------
+// Error codes: each misuse gets its code and changes nothing
+// ---------------------------------------------------------------------------
+
+TEST_P(Contract, AddTwiceIsEexist) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  EXPECT_EQ(xpoll_add(p_, s.a.get(), XPOLL_OUT, 2), XPOLL_EEXIST);
+  // The failed add changed nothing: the first registration's data and interest hold.
+  ASSERT_TRUE(send_byte(s.b.get()));
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 1u);
+  EXPECT_EQ(ev[0].events, XPOLL_IN);
+}
+
+TEST_P(Contract, ModifyUnknownIsEnoent) {
+  Pair s = Pair::make();
+  EXPECT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN, 0), XPOLL_ENOENT);
+  EXPECT_EQ(xpoll_remove(p_, s.a.get()), XPOLL_ENOENT);  // and it did not register it
+}
+
+TEST_P(Contract, RemoveUnknownIsEnoent) {
+  Pair s = Pair::make();
+  EXPECT_EQ(xpoll_remove(p_, s.a.get()), XPOLL_ENOENT);
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 0), 0);
+  ASSERT_EQ(xpoll_remove(p_, s.a.get()), 0);
+  EXPECT_EQ(xpoll_remove(p_, s.a.get()), XPOLL_ENOENT);
+}
+
+TEST_P(Contract, NegativeDescriptorIsEbadf) {
+  EXPECT_EQ(xpoll_add(p_, -1, XPOLL_IN, 0), XPOLL_EBADF);
+  EXPECT_EQ(xpoll_modify(p_, -5, XPOLL_IN, 0), XPOLL_EBADF);
+  EXPECT_EQ(xpoll_remove(p_, -1), XPOLL_EBADF);
+}
+
+TEST_P(Contract, ClosedDescriptorIsEbadf) {
+  Pair s = Pair::make();
+  int fd = s.a.get();
+  s.a.reset();
+  EXPECT_EQ(xpoll_add(p_, fd, XPOLL_IN, 0), XPOLL_EBADF);
+  EXPECT_EQ(xpoll_remove(p_, fd), XPOLL_ENOENT);  // nothing was registered
+  EXPECT_EQ(xpoll_add(p_, 1 << 30, XPOLL_IN, 0), XPOLL_EBADF);
+}
+
+TEST_P(Contract, NullPointersAreEinval) {
+  xpoll_event_t ev[4];
+  EXPECT_EQ(xpoll_create(nullptr, GetParam().c_str(), 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_add(nullptr, 0, XPOLL_IN, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_modify(nullptr, 0, XPOLL_IN, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_remove(nullptr, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_wait(nullptr, ev, 4, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_wait(p_, nullptr, 4, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_wake(nullptr), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_backend(nullptr), nullptr);
+  EXPECT_EQ(xpoll_capabilities(nullptr), 0u);
+  xpoll_destroy(nullptr);
+}
+
+TEST_P(Contract, UnknownFlagBitsAreEinval) {
+  Pair s = Pair::make();
+  xpoll_t* q = nullptr;
+  EXPECT_EQ(xpoll_create(&q, GetParam().c_str(), 1), XPOLL_EINVAL);
+  EXPECT_EQ(q, nullptr);
+  EXPECT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | 0x80000000u, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_ONESHOT | XPOLL_EDGE, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_remove(p_, s.a.get()), XPOLL_ENOENT);
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 5), 0);
+  EXPECT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_OUT | 0x100u, 6), XPOLL_EINVAL);
+  // The failed modify left interest and data alone.
+  ASSERT_TRUE(send_byte(s.b.get()));
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 5u);
+  EXPECT_EQ(ev[0].events, XPOLL_IN);
+}
+
+TEST_P(Contract, BadMaxAndTimeoutAreEinval) {
+  xpoll_event_t ev[1];
+  EXPECT_EQ(xpoll_wait(p_, ev, 0, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_wait(p_, ev, -3, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_wait(p_, ev, XPOLL_WAIT_MAX + 1, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_wait(p_, ev, 1, -2), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_wait(p_, ev, 1, 0), 0);
+}
+
+TEST_P(Contract, SecondWaiterIsEbusy) {
+  std::atomic<bool> started{false};
+  std::atomic<int> first{1};
+  std::thread t([&] {
+    xpoll_event_t ev[4];
+    started = true;
+    first = xpoll_wait(p_, ev, 4, 5000);
+  });
+  while (!started) std::this_thread::yield();
+  // Bounded: give the other thread up to 2 s to be inside its wait.
+  int rc = 0;
+  xpoll_event_t ev[4];
+  for (int i = 0; i < 200 && rc != XPOLL_EBUSY; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    rc = xpoll_wait(p_, ev, 4, 0);
+  }
+  EXPECT_EQ(rc, XPOLL_EBUSY);
+  EXPECT_EQ(xpoll_wake(p_), 0);
+  t.join();
+  EXPECT_EQ(first.load(), 0);
+}
+
+TEST_P(Contract, EdgeModeIsSupportedOrEnotsup) {
+  Pair s = Pair::make();
+  int rc = xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_EDGE, 0);
+  if (has(XPOLL_CAP_EDGE)) {
+    EXPECT_EQ(rc, 0);
+  } else {
+    EXPECT_EQ(rc, XPOLL_ENOTSUP);
+    EXPECT_EQ(xpoll_remove(p_, s.a.get()), XPOLL_ENOENT);
+    ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 0), 0);
+    EXPECT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN | XPOLL_EDGE, 0), XPOLL_ENOTSUP);
+  }
+}
+
+TEST_P(Contract, RdhupIsSupportedOrEnotsup) {
+  Pair s = Pair::make();
+  int rc = xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_RDHUP, 0);
+  EXPECT_EQ(rc, has(XPOLL_CAP_RDHUP) ? 0 : XPOLL_ENOTSUP);
+}
+
+// ---------------------------------------------------------------------------
+// Readiness
+// ---------------------------------------------------------------------------
+
+TEST_P(Contract, ReadableIsReportedWithData) {
+  Pair s = Pair::make();
+  const uint64_t data = 0xfedcba9876543210ull;
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, data), 0);
+  EXPECT_TRUE(wait_once(p_, 0).empty());
+  ASSERT_TRUE(send_byte(s.b.get()));
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].fd, s.a.get());
+  EXPECT_EQ(ev[0].data, data);
+  EXPECT_EQ(ev[0].events, XPOLL_IN);
+}
+
+TEST_P(Contract, WritableIsReported) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_OUT, 9), 0);
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].events, XPOLL_OUT);
+  EXPECT_EQ(ev[0].data, 9u);
+}
+
+TEST_P(Contract, NothingReadyTimesOut) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 0), 0);
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = 1;
+  wait_once(p_, 100, 8, &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_GE(elapsed_ms(t0), 95.0);  // a lower bound: the wait did block
+}
+
+TEST_P(Contract, LevelTriggeredReportsUntilDrained) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 0), 0);
+  ASSERT_TRUE(send_byte(s.b.get()));
+  EXPECT_NE(wait_for(p_, s.a.get(), XPOLL_IN), 0u);
+  EXPECT_TRUE(reported_now(p_, s.a.get()));
+  EXPECT_TRUE(reported_now(p_, s.a.get()));
+  drain(s.a.get());
+  EXPECT_FALSE(reported_now(p_, s.a.get()));
+}
+
+TEST_P(Contract, OneshotReportsOnceUntilModified) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_ONESHOT, 3), 0);
+  ASSERT_TRUE(send_byte(s.b.get()));
+  EXPECT_NE(wait_for(p_, s.a.get(), XPOLL_IN), 0u);
+  EXPECT_FALSE(reported_now(p_, s.a.get()));  // still readable, but disarmed
+  ASSERT_TRUE(send_byte(s.b.get()));
+  EXPECT_FALSE(reported_now(p_, s.a.get()));
+  EXPECT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 0), XPOLL_EEXIST);  // disarmed is still registered
+  ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN | XPOLL_ONESHOT, 4), 0);
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 4u);
+  EXPECT_FALSE(reported_now(p_, s.a.get()));
+  // Modified to level-triggered, it reports again and again.
+  ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN, 5), 0);
+  EXPECT_TRUE(reported_now(p_, s.a.get()));
+  EXPECT_TRUE(reported_now(p_, s.a.get()));
+}
+
+TEST_P(Contract, OneshotRemoveAndAddRearms) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_ONESHOT, 0), 0);
+  ASSERT_TRUE(send_byte(s.b.get()));
+  EXPECT_TRUE(reported_now(p_, s.a.get()));
+  EXPECT_FALSE(reported_now(p_, s.a.get()));
+  ASSERT_EQ(xpoll_remove(p_, s.a.get()), 0);
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_ONESHOT, 0), 0);
+  EXPECT_TRUE(reported_now(p_, s.a.get()));
+}
+
+TEST_P(Contract, EdgeTriggeredReportsOnlyNewData) {
+  if (!has(XPOLL_CAP_EDGE)) GTEST_SKIP() << GetParam() << " has no edge mode (XPOLL_CAP_EDGE)";
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_EDGE, 0), 0);
+  ASSERT_TRUE(send_byte(s.b.get()));
+  EXPECT_NE(wait_for(p_, s.a.get(), XPOLL_IN), 0u);
+  EXPECT_FALSE(reported_now(p_, s.a.get()));  // still readable, no new edge
+  ASSERT_TRUE(send_byte(s.b.get()));
+  EXPECT_NE(wait_for(p_, s.a.get(), XPOLL_IN), 0u);
+  EXPECT_FALSE(reported_now(p_, s.a.get()));
+}
+
+TEST_P(Contract, PeerCloseIsReadable) {
+  Pair s = Pair::make();
+  uint32_t interest = XPOLL_IN | (has(XPOLL_CAP_RDHUP) ? XPOLL_RDHUP : 0);
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), interest, 0), 0);
+  s.b.reset();
+  uint32_t ev = wait_for(p_, s.a.get(), XPOLL_IN);
+  EXPECT_TRUE(ev & XPOLL_IN);
+  EXPECT_EQ(has(XPOLL_CAP_RDHUP), (ev & XPOLL_RDHUP) != 0);
+  char c;
+  EXPECT_EQ(::read(s.a.get(), &c, 1), 0);  // what was reported is end of file
+}
+
+TEST_P(Contract, PeerShutdownWriteIsReadable) {
+  Pair s = Pair::make();
+  uint32_t interest = XPOLL_IN | (has(XPOLL_CAP_RDHUP) ? XPOLL_RDHUP : 0);
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), interest, 0), 0);
+  ASSERT_EQ(shutdown(s.b.get(), SHUT_WR), 0);
+  uint32_t ev = wait_for(p_, s.a.get(), XPOLL_IN);
+  EXPECT_TRUE(ev & XPOLL_IN);
+  EXPECT_EQ(has(XPOLL_CAP_RDHUP), (ev & XPOLL_RDHUP) != 0);
+  EXPECT_FALSE(ev & XPOLL_HUP);  // our side can still write
+}
+
+TEST_P(Contract, RdhupIsNotReportedUnlessAsked) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 0), 0);
+  ASSERT_EQ(shutdown(s.b.get(), SHUT_WR), 0);
+  uint32_t ev = wait_for(p_, s.a.get(), XPOLL_IN);
+  EXPECT_EQ(ev, XPOLL_IN);
+}
+
+TEST_P(Contract, HangupIsReportedWithoutBeingAsked) {
+  if (GetParam() == "select") GTEST_SKIP() << "select shows a hang-up as readiness only (documented)";
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), 0, 11), 0);  // interest 0: errors and hang-ups only
+  EXPECT_FALSE(reported_now(p_, s.a.get()));
+  s.b.reset();
+  uint32_t ev = wait_for(p_, s.a.get(), XPOLL_HUP, 500, 4);
+  EXPECT_TRUE(ev & XPOLL_HUP);
+  EXPECT_FALSE(ev & XPOLL_IN);  // not asked for
+}
+
+TEST_P(Contract, ModifyChangesInterestAndData) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  EXPECT_FALSE(reported_now(p_, s.a.get()));
+  ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_OUT, 2), 0);
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].events, XPOLL_OUT);
+  EXPECT_EQ(ev[0].data, 2u);
+  ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN, 3), 0);
+  EXPECT_FALSE(reported_now(p_, s.a.get()));
+  ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN | XPOLL_OUT, 4), 0);
+  ASSERT_TRUE(send_byte(s.b.get()));
+  EXPECT_EQ(wait_for(p_, s.a.get(), XPOLL_IN | XPOLL_OUT), XPOLL_IN | XPOLL_OUT);
+}
+
+TEST_P(Contract, ModifyBackAndForthBeforeWaitKeepsLastState) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  ASSERT_TRUE(send_byte(s.b.get()));
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_OUT, 2), 0);
+    ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN, 3), 0);
+  }
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].events, XPOLL_IN);
+  EXPECT_EQ(ev[0].data, 3u);
+}
+
+TEST_P(Contract, RemovedIsNeverReported) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 0), 0);
+  ASSERT_TRUE(send_byte(s.b.get()));
+  EXPECT_TRUE(reported_now(p_, s.a.get()));
+  ASSERT_EQ(xpoll_remove(p_, s.a.get()), 0);
+  EXPECT_TRUE(wait_once(p_, 50).empty());
+}
+
+TEST_P(Contract, RemoveAndAddBeforeWaitIsOneRegistration) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  EXPECT_TRUE(wait_once(p_, 0).empty());
+  for (uint64_t i = 2; i < 100; ++i) {
+    ASSERT_EQ(xpoll_remove(p_, s.a.get()), 0);
+    ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, i), 0);
+  }
+  ASSERT_TRUE(send_byte(s.b.get()));
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 99u);
+  ASSERT_EQ(xpoll_remove(p_, s.a.get()), 0);
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_OUT, 100), 0);  // changed interest on re-add
+  ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].events, XPOLL_OUT);
+  EXPECT_EQ(ev[0].data, 100u);
+}
+
+// The trap of folding a remove and an add: the number is closed and reused by
+// a new file in between, with no wait to apply the removal.
+TEST_P(Contract, RemoveCloseReuseAddWatchesTheNewFile) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  EXPECT_TRUE(wait_once(p_, 0).empty());
+  int num = s.a.get();
+  ASSERT_EQ(xpoll_remove(p_, num), 0);
+  s.a.reset();
+  Pair t = Pair::make();  // takes the lowest free numbers, so `num` again
+  ASSERT_EQ(t.a.get(), num);
+  ASSERT_EQ(xpoll_add(p_, num, XPOLL_IN, 2), 0);
+  ASSERT_TRUE(send_byte(t.b.get()));
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].fd, num);
+  EXPECT_EQ(ev[0].data, 2u);
+}
+
+TEST_P(Contract, RemoveCloseAddIsEbadf) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  EXPECT_TRUE(wait_once(p_, 0).empty());
+  int num = s.a.get();
+  ASSERT_EQ(xpoll_remove(p_, num), 0);
+  s.a.reset();
+  EXPECT_EQ(xpoll_add(p_, num, XPOLL_IN, 2), XPOLL_EBADF);
+  EXPECT_EQ(xpoll_remove(p_, num), XPOLL_ENOENT);
+}
+
+// ---------------------------------------------------------------------------
+// A descriptor closed while registered
+// ---------------------------------------------------------------------------
+
+TEST_P(Contract, ClosedWhileRegisteredBreaksNothing) {
+  Pair dead = Pair::make();
+  Pair live = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, dead.a.get(), XPOLL_IN, 1), 0);
+  ASSERT_EQ(xpoll_add(p_, live.a.get(), XPOLL_IN, 2), 0);
+  ASSERT_TRUE(send_byte(dead.b.get()));
+  int num = dead.a.get();
+  dead.a.reset();
+  // Others are still reported.
+  ASSERT_TRUE(send_byte(live.b.get()));
+  EXPECT_NE(wait_for(p_, live.a.get(), XPOLL_IN), 0u);
+  drain(live.a.get());
+  // Nothing spins: a wait with nothing else ready blocks, using little CPU.
+  double cpu0 = cpu_ms();
+  auto t0 = std::chrono::steady_clock::now();
+  for (const auto& e : wait_once(p_, 300)) {
+    EXPECT_NE(e.data, 1u) << "closed descriptor reported";
+  }
+  EXPECT_GE(elapsed_ms(t0), 250.0);
+  EXPECT_LT(cpu_ms() - cpu0, 150.0);
+  // Removing it succeeds and frees the registration.
+  EXPECT_EQ(xpoll_remove(p_, num), 0);
+  EXPECT_EQ(xpoll_remove(p_, num), XPOLL_ENOENT);
+  Pair again = Pair::make();
+  ASSERT_EQ(again.a.get(), num);
+  ASSERT_EQ(xpoll_add(p_, num, XPOLL_IN, 3), 0);
+  ASSERT_TRUE(send_byte(again.b.get()));
+  EXPECT_NE(wait_for(p_, num, XPOLL_IN), 0u);
+}
+
+// epoll keeps a registration whose file is still open through a duplicate.
+TEST_P(Contract, ClosedWhileDuplicateLivesDoesNotSpin) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  Fd dup_fd(fcntl(s.a.get(), F_DUPFD_CLOEXEC, 100));
+  ASSERT_GE(dup_fd.get(), 0);
+  int num = s.a.get();
+  ASSERT_EQ(xpoll_remove(p_, num), 0);
+  s.a.reset();
+  ASSERT_TRUE(send_byte(s.b.get()));  // the file (through dup_fd) is readable forever
+  double cpu0 = cpu_ms();
+  auto t0 = std::chrono::steady_clock::now();
+  auto ev = wait_once(p_, 300);
+  EXPECT_TRUE(ev.empty());
+  EXPECT_GE(elapsed_ms(t0), 250.0);
+  EXPECT_LT(cpu_ms() - cpu0, 150.0);
+}
+
+// ---------------------------------------------------------------------------
+// Wake-up and threads
+// ---------------------------------------------------------------------------
+
+TEST_P(Contract, WakeBeforeWaitMakesNextWaitReturn) {
+  ASSERT_EQ(xpoll_wake(p_), 0);
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = 1;
+  wait_once(p_, 5000, 4, &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_LT(elapsed_ms(t0), 4000.0);  // it did not run to its time-out
+}
+
+TEST_P(Contract, WakesAreCoalesced) {
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(xpoll_wake(p_), 0);
+  int rc = 1;
+  wait_once(p_, 5000, 4, &rc);
+  EXPECT_EQ(rc, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  wait_once(p_, 100, 4, &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_GE(elapsed_ms(t0), 95.0);  // the ten wakes made one wait return, not two
+}
+
+TEST_P(Contract, WakeFromAnotherThreadEndsBlockedWait) {
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<bool> done{false};
+    std::thread t([&] {
+      for (int i = 0; i < 500 && !done; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        xpoll_wake(p_);
+      }
+    });
+    int rc = 1;
+    wait_once(p_, -1, 4, &rc);
+    done = true;
+    t.join();
+    ASSERT_EQ(rc, 0);
+  }
+}
+
+TEST_P(Contract, WakeIsNeverLost) {
+  // Every wake issued while a wait is blocked ends that wait: a lost wake
+  // would leave the waiter to its 10 s time-out.
+  std::atomic<int> waits{0};
+  std::thread t([&] {
+    for (int i = 0; i < 200; ++i) {
+      int seen = waits.load();
+      xpoll_wake(p_);
+      for (int k = 0; k < 10000 && waits.load() == seen; ++k) std::this_thread::yield();
+    }
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 200; ++i) {
+    int rc = 1;
+    wait_once(p_, 10000, 4, &rc);
+    ASSERT_EQ(rc, 0);
+    ++waits;
+  }
+  t.join();
+  EXPECT_LT(elapsed_ms(t0), 9000.0);
+}
+
+TEST_P(Contract, AddFromAnotherThreadAppliesToBlockedWait) {
+  Pair s = Pair::make();
+  ASSERT_TRUE(send_byte(s.b.get()));
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    xpoll_add(p_, s.a.get(), XPOLL_IN, 77);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  auto ev = wait_once(p_, 5000);
+  t.join();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 77u);
+  EXPECT_LT(elapsed_ms(t0), 4000.0);
+}
+
+TEST_P(Contract, ModifyFromAnotherThreadAppliesToBlockedWait) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    xpoll_modify(p_, s.a.get(), XPOLL_OUT, 2);
+  });
+  auto ev = wait_once(p_, 5000);
+  t.join();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].events, XPOLL_OUT);
+  EXPECT_EQ(ev[0].data, 2u);
+}
+
+TEST_P(Contract, RemoveFromAnotherThreadStopsReports) {
+  // One thread waits in a loop on a descriptor that is always ready; another
+  // removes it. Once remove has returned, the waiter must never see it again.
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  ASSERT_TRUE(send_byte(s.b.get()));
+  std::atomic<bool> removed{false};
+  std::atomic<int> after{0};
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    for (int i = 0; i < 100000 && !stop; ++i) {
+      bool was_removed = removed.load();
+      for (const auto& e : wait_once(p_, 20))
+        if (e.data == 1 && was_removed) ++after;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(xpoll_remove(p_, s.a.get()), 0);
+  removed = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  stop = true;
+  xpoll_wake(p_);
+  waiter.join();
+  EXPECT_EQ(after.load(), 0);
+}
+
+extern "C" void on_sigusr1(int) {}
+
+TEST_P(Contract, SignalInterruptsWaitWithEintr) {
+  struct sigaction sa = {}, old = {};
+  sa.sa_handler = on_sigusr1;  // no SA_RESTART
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+  pthread_t self = pthread_self();
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    for (int i = 0; i < 100 && !done; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      pthread_kill(self, SIGUSR1);
+    }
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = 1;
+  wait_once(p_, 5000, 4, &rc);
+  done = true;
+  t.join();
+  sigaction(SIGUSR1, &old, nullptr);
+  EXPECT_EQ(rc, XPOLL_EINTR);
+  EXPECT_LT(elapsed_ms(t0), 4000.0);
+  EXPECT_EQ(wait_once(p_, 0).size(), 0u);  // the poller is fine afterwards
+}
+
+// ---------------------------------------------------------------------------
+// Fork
+// ---------------------------------------------------------------------------
+
+TEST_P(Contract, DestroyInForkedChildKeepsParentRegistrations) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 42), 0);
+  EXPECT_TRUE(wait_once(p_, 0).empty());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int code = 0;
+    int rc = xpoll_remove(p_, s.a.get());
+    if (has(XPOLL_CAP_FORK_SENSITIVE) ? rc != XPOLL_EFORKED : rc != 0) code = 1;
+    xpoll_destroy(p_);
+    _exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(send_byte(s.b.get()));
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 42u);
+}
+
+// ---------------------------------------------------------------------------
+// Fairness and scale
+// ---------------------------------------------------------------------------
+
+TEST_P(Contract, SmallArrayRotatesSoNoneStarves) {
+  constexpr int kReady = 20, kMax = 3;
+  std::vector<Pair> pairs;
+  for (int i = 0; i < kReady; ++i) {
+    pairs.push_back(Pair::make());
+    ASSERT_EQ(xpoll_add(p_, pairs.back().a.get(), XPOLL_IN, static_cast<uint64_t>(i)), 0);
+    ASSERT_TRUE(send_byte(pairs.back().b.get()));
+  }
+  // Level-triggered: all stay ready. Within ceil(20/3) = 7 waits, each is seen.
+  std::set<uint64_t> seen;
+  for (int w = 0; w < (kReady + kMax - 1) / kMax; ++w)
+    for (const auto& e : wait_once(p_, 1000, kMax)) seen.insert(e.data);
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kReady));
+}
+
+TEST_P(Contract, TenThousandDescriptorsHighestReported) {
+  constexpr int kPairs = 5000;  // both ends registered: 10,000 descriptors
+  if (!ensure_descriptors(2 * kPairs + 200))
+    GTEST_SKIP() << "the hard descriptor limit is below " << 2 * kPairs + 200;
+  std::vector<Pair> pairs;
+  pairs.reserve(kPairs);
+  int highest = -1;
+  for (int i = 0; i < kPairs; ++i) {
+    pairs.push_back(Pair::make());
+    ASSERT_GE(pairs.back().a.get(), 0);
+    ASSERT_EQ(xpoll_add(p_, pairs.back().a.get(), XPOLL_IN, static_cast<uint64_t>(pairs.back().a.get())), 0);
+    ASSERT_EQ(xpoll_add(p_, pairs.back().b.get(), XPOLL_IN, static_cast<uint64_t>(pairs.back().b.get())), 0);
+    highest = std::max(highest, pairs.back().b.get());
+  }
+  ASSERT_GT(highest, 10000);  // well above FD_SETSIZE
+  // Make the ten highest-numbered descriptors readable (their peers are the
+  // other end of the same pair) and check that exactly they are reported.
+  std::set<int> expect;
+  for (int i = kPairs - 5; i < kPairs; ++i) {
+    ASSERT_TRUE(send_byte(pairs[i].a.get()));
+    ASSERT_TRUE(send_byte(pairs[i].b.get()));
+    expect.insert(pairs[i].a.get());
+    expect.insert(pairs[i].b.get());
+  }
+  std::set<int> got;
+  for (int r = 0; r < 10 && got.size() < expect.size(); ++r)
+    for (const auto& e : wait_once(p_, 1000, 64)) {
+      EXPECT_EQ(e.data, static_cast<uint64_t>(e.fd));
+      EXPECT_EQ(e.events, XPOLL_IN);
+      got.insert(e.fd);
+    }
+  EXPECT_EQ(got, expect);
+  EXPECT_TRUE(got.count(highest));
+}
+
+std::string backend_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
+INSTANTIATE_TEST_SUITE_P(Backends, Contract, ::testing::ValuesIn(compiled_backends()), backend_name);
+
+}  // namespace
