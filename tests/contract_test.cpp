@@ -282,6 +282,22 @@ TEST_P(Contract, PeerShutdownWriteIsReadable) {
   EXPECT_FALSE(ev & XPOLL_HUP);  // our side can still write
 }
 
+// A pipe whose writer closes is only "hung up" to the kernel (POLLHUP without
+// POLLIN on Linux); a read returns 0 at once, so it is reported readable.
+TEST_P(Contract, PipeWriterClosedIsReadable) {
+  if (!has(XPOLL_CAP_NONSOCKET)) GTEST_SKIP() << GetParam() << " watches sockets only (XPOLL_CAP_NONSOCKET)";
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  Fd r(fds[0]), w(fds[1]);
+  ASSERT_EQ(xpoll_add(p_, r.get(), XPOLL_IN, 0), 0);
+  EXPECT_FALSE(reported_now(p_, r.get()));
+  w.reset();
+  uint32_t ev = wait_for(p_, r.get(), XPOLL_IN);
+  EXPECT_TRUE(ev & XPOLL_IN);
+  char c;
+  EXPECT_EQ(::read(r.get(), &c, 1), 0);
+}
+
 TEST_P(Contract, RdhupIsNotReportedUnlessAsked) {
   Pair s = Pair::make();
   ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 0), 0);
@@ -558,6 +574,28 @@ TEST_P(Contract, RemoveFromAnotherThreadStopsReports) {
   xpoll_wake(p_);
   waiter.join();
   EXPECT_EQ(after.load(), 0);
+}
+
+TEST_P(Contract, ChurnFromAnotherThreadWhileWaiting) {
+  // A thread registers and removes hundreds of descriptors (growing every
+  // table) while this one is blocked in wait; then one of them becomes ready.
+  constexpr int kPairs = 600;
+  std::vector<Pair> pairs;
+  for (int i = 0; i < kPairs; ++i) pairs.push_back(Pair::make());
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    for (int i = 0; i < kPairs; ++i) {
+      xpoll_add(p_, pairs[i].a.get(), XPOLL_IN, static_cast<uint64_t>(i));
+      if (i % 3 == 0) xpoll_remove(p_, pairs[i].a.get());
+    }
+    send_byte(pairs[kPairs - 1].b.get());
+  });
+  std::set<uint64_t> seen;
+  auto t0 = std::chrono::steady_clock::now();
+  while (!seen.count(kPairs - 1) && elapsed_ms(t0) < 5000)
+    for (const auto& e : wait_once(p_, 100)) seen.insert(e.data);
+  churn.join();
+  EXPECT_EQ(seen, std::set<uint64_t>{kPairs - 1});
 }
 
 extern "C" void on_sigusr1(int) {}

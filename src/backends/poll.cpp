@@ -1,9 +1,11 @@
 // poll backend: every POSIX system.
 //
 // Strategy: a pollfd array kept in step with the table (a descriptor-indexed
-// slot map, removal by swapping in the last entry), passed whole to poll().
-// Changes are applied between waits; a change made while another thread
-// waits wakes it, and the core applies the change before it waits again.
+// slot map, removal by swapping in the last entry). The waiter polls a copy of
+// it, refreshed only after a change, so that a thread adding a descriptor may
+// grow the array while another is inside poll(). Changes are applied between
+// waits; a change made while another thread waits wakes it, and the core
+// applies the change before it waits again.
 // Oneshot is emulated by the core (a reported oneshot registration leaves the
 // array until re-armed). The results are scanned from where the last scan
 // stopped, so a caller with a small array starves no descriptor.
@@ -82,6 +84,7 @@ class PollBackend final : public Backend {
         fds_[i] = fds_.back();
         fds_.pop_back();
         slot_[fd] = 0;
+        dirty_ = true;
       }
       return 0;
     }
@@ -91,31 +94,43 @@ class PollBackend final : public Backend {
       slot_[fd] = i;
     }
     fds_[i].events = to_poll(want);
+    dirty_ = true;
+    return 0;
+  }
+
+  int prepare() noexcept override {
+    if (!dirty_) return 0;
+    try {
+      work_ = fds_;
+    } catch (...) {
+      return XPOLL_ENOMEM;
+    }
+    dirty_ = false;
     return 0;
   }
 
   int wait(int, int timeout_ms) noexcept override {
-    int n = ::poll(fds_.data(), static_cast<nfds_t>(fds_.size()), timeout_ms);
+    int n = ::poll(work_.data(), static_cast<nfds_t>(work_.size()), timeout_ms);
     return n < 0 ? from_errno(errno) : 0;
   }
 
   void collect(EventSink& sink) noexcept override {
-    if (fds_[0].revents) {
+    if (work_[0].revents) {
       wake_.drain();
       sink.woken();
     }
-    size_t n = fds_.size() - 1;  // entries after the wake channel
+    size_t n = work_.size() - 1;  // entries after the wake channel
     if (n == 0) return;
     size_t start = cursor_ >= 1 && cursor_ <= n ? cursor_ : 1;
     for (size_t k = 0; k < n; ++k) {
       size_t i = 1 + (start - 1 + k) % n;
-      short rev = fds_[i].revents;
+      short rev = work_[i].revents;
       if (!rev) continue;
       if (rev & POLLNVAL) {
-        sink.dead(fds_[i].fd);
+        sink.dead(work_[i].fd);
         continue;
       }
-      if (sink.emit(fds_[i].fd, from_poll(rev), kNoTag) == EventSink::kFull) {
+      if (sink.emit(work_[i].fd, from_poll(rev), kNoTag) == EventSink::kFull) {
         cursor_ = 1 + (i % n);  // the next wait starts after this one
         return;
       }
@@ -127,8 +142,10 @@ class PollBackend final : public Backend {
 
  private:
   WakeChannel wake_;
-  std::vector<pollfd> fds_;   // [0] is the wake channel
+  std::vector<pollfd> fds_;   // [0] is the wake channel; changed under the core's lock
+  std::vector<pollfd> work_;  // the waiter's copy of fds_
   std::vector<size_t> slot_;  // descriptor -> index in fds_, 0 for none
+  bool dirty_ = true;
   size_t cursor_ = 1;
 };
 

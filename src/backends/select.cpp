@@ -5,7 +5,9 @@
 // array would be overrun by any larger descriptor. Linux, macOS (with
 // _DARWIN_UNLIMITED_SELECT) and FreeBSD read as many bits as nfds says; on
 // other systems a descriptor at or above FD_SETSIZE is refused with
-// XPOLL_ERANGE. Master sets are copied into working sets before each wait.
+// XPOLL_ERANGE. Master sets, changed under the core's lock, are copied into
+// the waiter's working sets before each wait; a thread adding a descriptor
+// grows only the master sets, never those a blocked select() is reading.
 // Changes are applied between waits; a change made while another thread
 // waits wakes it to rebuild. Oneshot is emulated by the core. Results are
 // scanned from where the last scan stopped, so no descriptor starves.
@@ -90,7 +92,8 @@ class SelectBackend final : public Backend {
     if (!kUnbounded && fd >= FD_SETSIZE) return XPOLL_ERANGE;
     try {
       size_t words = static_cast<size_t>(fd) / kBits + 1;
-      for (BitSet* s : {&rd_, &wr_, &rd_out_, &wr_out_}) s->grow(words);
+      rd_.grow(words);
+      wr_.grow(words);
     } catch (...) {
       return XPOLL_ENOMEM;
     }
@@ -109,8 +112,15 @@ class SelectBackend final : public Backend {
     // Shrink past descriptors no longer watched; the wake channel bounds it.
     while (maxfd_ > wake_.read_fd() && !rd_.test(maxfd_) && !wr_.test(maxfd_)) --maxfd_;
     size_t words = static_cast<size_t>(maxfd_) / kBits + 1;
+    try {
+      rd_out_.grow(words);
+      wr_out_.grow(words);
+    } catch (...) {
+      return XPOLL_ENOMEM;
+    }
     rd_out_.copy_from(rd_, words);
     wr_out_.copy_from(wr_, words);
+    nfds_ = maxfd_ + 1;
     return 0;
   }
 
@@ -121,7 +131,7 @@ class SelectBackend final : public Backend {
       tv.tv_usec = (timeout_ms % 1000) * 1000;
       ptv = &tv;
     }
-    ready_ = select(maxfd_ + 1, rd_out_.raw(), wr_out_.raw(), nullptr, ptv);
+    ready_ = select(nfds_, rd_out_.raw(), wr_out_.raw(), nullptr, ptv);
     if (ready_ >= 0) return 0;
     if (errno != EBADF) return from_errno(errno);
     ready_ = -1;  // collect() finds the closed descriptors
@@ -140,8 +150,8 @@ class SelectBackend final : public Backend {
       wake_.drain();
       sink.woken();
     }
-    int start = cursor_ <= maxfd_ ? cursor_ : 0;
-    if (scan(sink, start, maxfd_ + 1)) return;
+    int start = cursor_ < nfds_ ? cursor_ : 0;
+    if (scan(sink, start, nfds_)) return;
     scan(sink, 0, start);
   }
 
@@ -170,7 +180,8 @@ class SelectBackend final : public Backend {
 
   WakeChannel wake_;
   BitSet rd_, wr_, rd_out_, wr_out_;
-  int maxfd_ = -1;
+  int maxfd_ = -1;  // highest descriptor in the master sets (bounded below by the wake channel)
+  int nfds_ = 0;    // the waiter's copy of maxfd_ + 1
   int cursor_ = 0;
   int ready_ = 0;
 };

@@ -6,7 +6,7 @@ build=$1 work=$2 cmake=$3 cc=$4
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work"
 "$cmake" --install "$build" --prefix "$work/prefix" >/dev/null
-libdir=$(ls -d "$work"/prefix/lib*/ | head -n 1)
+libdir=$(find "$work/prefix" -maxdepth 1 -name "lib*" -type d | head -n 1)/
 PKG_CONFIG_PATH="${libdir}pkgconfig" "$cmake" -S "$here" -B "$work/build" -DCMAKE_C_COMPILER="$cc" \
   -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_RPATH="$libdir" >/dev/null
 "$cmake" --build "$work/build" >/dev/null
