@@ -66,9 +66,7 @@ class Poller {
   uint32_t caps() const noexcept { return caps_; }
   // True in a forked child when the backend's kernel state is shared with
   // the parent; every call but destroy then fails with XPOLL_EFORKED.
-  bool forked() const noexcept {
-    return (caps_ & XPOLL_CAP_FORK_SENSITIVE) && fork_generation() != fork_gen_;
-  }
+  bool forked() const noexcept { return (caps_ & XPOLL_CAP_FORK_SENSITIVE) && fork_generation() != fork_gen_; }
   // Checks the interest bits against what the backend supports.
   int check_interest(uint32_t events) const noexcept;
 

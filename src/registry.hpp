@@ -13,8 +13,8 @@ namespace xpoll::detail {
 struct BackendInfo {
   const char* name;
   BackendFactory make;
-  uint32_t caps;     // public XPOLL_CAP_* and internal kCap* bits
-  long fd_ceiling;   // largest descriptor number whatever the limit, or -1
+  uint32_t caps;    // public XPOLL_CAP_* and internal kCap* bits
+  long fd_ceiling;  // largest descriptor number whatever the limit, or -1
 };
 
 // The compiled backends, best first (the configured default leads).

@@ -671,8 +671,7 @@ TEST_P(Contract, SmallArrayRotatesSoNoneStarves) {
 
 TEST_P(Contract, TenThousandDescriptorsHighestReported) {
   constexpr int kPairs = 5000;  // both ends registered: 10,000 descriptors
-  if (!ensure_descriptors(2 * kPairs + 200))
-    GTEST_SKIP() << "the hard descriptor limit is below " << 2 * kPairs + 200;
+  if (!ensure_descriptors(2 * kPairs + 200)) GTEST_SKIP() << "the hard descriptor limit is below " << 2 * kPairs + 200;
   std::vector<Pair> pairs;
   pairs.reserve(kPairs);
   int highest = -1;

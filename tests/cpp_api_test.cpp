@@ -51,7 +51,10 @@ TEST_P(Cpp, MoveTransfersOwnershipAndWakeWorks) {
   xpoll::Poller b(std::move(a));
   EXPECT_FALSE(a);
   EXPECT_EQ(b.native(), raw);
-  std::thread t([&] { std::this_thread::sleep_for(std::chrono::milliseconds(50)); b.wake(); });
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    b.wake();
+  });
   std::array<xpoll::Event, 2> buf;
   std::error_code ec;
   auto ev = b.wait(buf, 5000, ec);

@@ -191,9 +191,9 @@ typedef struct xpoll_poller xpoll_t;
  * The layout is fixed: on POSIX 16 bytes (data, fd, events); on Windows 24.
  */
 typedef struct xpoll_event {
-  uint64_t data;     /**< The user data given to xpoll_add() or xpoll_modify(). */
-  xpoll_fd_t fd;     /**< The descriptor. */
-  uint32_t events;   /**< What happened: ::XPOLL_IN, ::XPOLL_OUT, ::XPOLL_ERR, ::XPOLL_HUP, ::XPOLL_RDHUP. */
+  uint64_t data;   /**< The user data given to xpoll_add() or xpoll_modify(). */
+  xpoll_fd_t fd;   /**< The descriptor. */
+  uint32_t events; /**< What happened: ::XPOLL_IN, ::XPOLL_OUT, ::XPOLL_ERR, ::XPOLL_HUP, ::XPOLL_RDHUP. */
 } xpoll_event_t;
 
 /** @brief The largest @p max accepted by xpoll_wait(). */

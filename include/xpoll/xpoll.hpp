@@ -33,21 +33,21 @@ namespace xpoll {
 
 /** @brief The XPOLL_E* codes as an enumeration usable with std::error_code. */
 enum class errc {
-  invalid_argument = XPOLL_EINVAL,       /**< ::XPOLL_EINVAL */
-  bad_descriptor = XPOLL_EBADF,          /**< ::XPOLL_EBADF */
-  already_registered = XPOLL_EEXIST,     /**< ::XPOLL_EEXIST */
-  not_registered = XPOLL_ENOENT,         /**< ::XPOLL_ENOENT */
-  no_memory = XPOLL_ENOMEM,              /**< ::XPOLL_ENOMEM */
-  not_supported = XPOLL_ENOTSUP,         /**< ::XPOLL_ENOTSUP */
-  no_backend = XPOLL_ENOBACKEND,         /**< ::XPOLL_ENOBACKEND */
-  busy = XPOLL_EBUSY,                    /**< ::XPOLL_EBUSY */
-  interrupted = XPOLL_EINTR,             /**< ::XPOLL_EINTR */
-  out_of_range = XPOLL_ERANGE,           /**< ::XPOLL_ERANGE */
-  process_limit = XPOLL_EMFILE,          /**< ::XPOLL_EMFILE */
-  system_limit = XPOLL_ENFILE,           /**< ::XPOLL_ENFILE */
-  forked = XPOLL_EFORKED,                /**< ::XPOLL_EFORKED */
-  not_permitted = XPOLL_EPERM,           /**< ::XPOLL_EPERM */
-  io_error = XPOLL_EIO,                  /**< ::XPOLL_EIO */
+  invalid_argument = XPOLL_EINVAL,   /**< ::XPOLL_EINVAL */
+  bad_descriptor = XPOLL_EBADF,      /**< ::XPOLL_EBADF */
+  already_registered = XPOLL_EEXIST, /**< ::XPOLL_EEXIST */
+  not_registered = XPOLL_ENOENT,     /**< ::XPOLL_ENOENT */
+  no_memory = XPOLL_ENOMEM,          /**< ::XPOLL_ENOMEM */
+  not_supported = XPOLL_ENOTSUP,     /**< ::XPOLL_ENOTSUP */
+  no_backend = XPOLL_ENOBACKEND,     /**< ::XPOLL_ENOBACKEND */
+  busy = XPOLL_EBUSY,                /**< ::XPOLL_EBUSY */
+  interrupted = XPOLL_EINTR,         /**< ::XPOLL_EINTR */
+  out_of_range = XPOLL_ERANGE,       /**< ::XPOLL_ERANGE */
+  process_limit = XPOLL_EMFILE,      /**< ::XPOLL_EMFILE */
+  system_limit = XPOLL_ENFILE,       /**< ::XPOLL_ENFILE */
+  forked = XPOLL_EFORKED,            /**< ::XPOLL_EFORKED */
+  not_permitted = XPOLL_EPERM,       /**< ::XPOLL_EPERM */
+  io_error = XPOLL_EIO,              /**< ::XPOLL_EIO */
 };
 
 /** @brief The error category of xpoll's codes; message() is xpoll_strerror(). */
