@@ -146,6 +146,11 @@ typedef struct xpoll_poller xpoll_t;
  * parent; in a child every call but xpoll_destroy() fails with ::XPOLL_EFORKED.
  */
 #define XPOLL_CAP_FORK_SENSITIVE 0x40u
+/**
+ * @brief ::XPOLL_ERR and ::XPOLL_HUP are reported as such, also for a
+ * registration with no interest (select shows them only as readiness).
+ */
+#define XPOLL_CAP_HANGUP 0x80u
 /** @} */
 
 /**

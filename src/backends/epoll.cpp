@@ -157,7 +157,7 @@ class EpollBackend final : public Backend {
 
 constexpr uint32_t kEpollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
                                 XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | XPOLL_CAP_FORK_SENSITIVE |
-                                kCapNativeOneshot | kCapKernelState;
+                                XPOLL_CAP_HANGUP | kCapNativeOneshot | kCapKernelState;
 
 uint32_t EpollBackend::caps() const noexcept { return kEpollCaps; }
 

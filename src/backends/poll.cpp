@@ -149,8 +149,8 @@ class PollBackend final : public Backend {
   size_t cursor_ = 1;
 };
 
-constexpr uint32_t kPollCaps =
-    XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_UNBOUNDED | (kPollRdhup ? XPOLL_CAP_RDHUP : 0);
+constexpr uint32_t kPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_HANGUP |
+                               (kPollRdhup ? XPOLL_CAP_RDHUP : 0);
 
 uint32_t PollBackend::caps() const noexcept { return kPollCaps; }
 
