@@ -363,6 +363,136 @@ XPOLL_API const char *xpoll_strerror(int err);
 /** @brief The symbolic name of an error code ("XPOLL_EBADF"), or "XPOLL_UNKNOWN". */
 XPOLL_API const char *xpoll_errname(int err);
 
+/**
+ * @name Descriptor limits and the probe
+ * What this host and process can hold, as reported and as measured. The
+ * structs are fixed-layout and begin with a size field: the caller sets it to
+ * the sizeof() it was compiled with, so that later versions can grow them.
+ * @{
+ */
+
+/** @brief A limit whose value could not be read. */
+#define XPOLL_LIMIT_UNKNOWN (-1)
+/** @brief A limit that is not set (RLIM_INFINITY). */
+#define XPOLL_LIMIT_INFINITE INT64_MAX
+
+/** @brief One limit and where its value came from. */
+typedef struct xpoll_limit {
+  int64_t value;      /**< The value, ::XPOLL_LIMIT_UNKNOWN or ::XPOLL_LIMIT_INFINITE. */
+  const char *source; /**< Where it came from ("getrlimit(RLIMIT_NOFILE)", "/proc/sys/fs/nr_open"), or NULL where it
+                         does not apply on this OS. */
+} xpoll_limit_t;
+
+/** @brief The descriptor limits of this process and host. */
+typedef struct xpoll_limits {
+  uint32_t size;              /**< In: sizeof(xpoll_limits_t). */
+  uint32_t reserved;          /**< Zero. */
+  xpoll_limit_t nofile_soft;  /**< RLIMIT_NOFILE soft limit: what this process may open now. */
+  xpoll_limit_t nofile_hard;  /**< RLIMIT_NOFILE hard limit: how far the soft limit may be raised without privilege. */
+  xpoll_limit_t nr_open;      /**< Linux fs.nr_open: the ceiling of RLIMIT_NOFILE. */
+  xpoll_limit_t file_max;     /**< System-wide open files: Linux fs.file-max, BSD and macOS kern.maxfiles. */
+  xpoll_limit_t files_in_use; /**< Files open system-wide now: Linux fs.file-nr, BSD kern.openfiles. */
+  xpoll_limit_t maxfilesperproc; /**< BSD and macOS kern.maxfilesperproc. */
+  xpoll_limit_t open_max;        /**< OPEN_MAX where the system defines one, or sysconf(_SC_OPEN_MAX). */
+  xpoll_limit_t fd_setsize;      /**< FD_SETSIZE as this library was compiled. */
+  xpoll_limit_t stdio_max;       /**< Windows: the C runtime's stdio stream limit (_getmaxstdio). */
+  xpoll_limit_t open_now;        /**< Descriptors this process has open now. */
+  xpoll_limit_t ephemeral_ports; /**< Local ports for outgoing connections (Linux ip_local_port_range, BSD portrange):
+                                    one client address can hold this many connections to one server port. */
+} xpoll_limits_t;
+
+/**
+ * @brief Reads the descriptor limits.
+ * @param out  Its @c size set by the caller; filled up to that size.
+ * @return 0, or ::XPOLL_EINVAL (@p out NULL or its size too small).
+ */
+XPOLL_API int xpoll_read_limits(xpoll_limits_t *out);
+
+/**
+ * @brief Raises the soft RLIMIT_NOFILE as far as allowed.
+ *
+ * To the hard limit, clamped to fs.nr_open (Linux) or kern.maxfilesperproc
+ * and OPEN_MAX (macOS, which refuses RLIM_INFINITY).
+ * @param before  Receives the soft limit before; may be NULL.
+ * @param after   Receives the soft limit after; may be NULL.
+ * @return 0 (also when it was already there), ::XPOLL_EPERM, ::XPOLL_ENOTSUP
+ *         (no such limit on this OS), ::XPOLL_EIO.
+ */
+XPOLL_API int xpoll_raise_nofile(int64_t *before, int64_t *after);
+
+/** @brief Probe step: open descriptors until the limit or the cap. */
+#define XPOLL_PROBE_DESCRIPTORS 0x1u
+/** @brief Probe step: register them with each backend and check readiness of the highest ones. */
+#define XPOLL_PROBE_BACKENDS 0x2u
+/** @brief Probe step: hold loopback TCP connections, one byte echoed on each. */
+#define XPOLL_PROBE_CONNECTIONS 0x4u
+
+/** @brief Called as a probe step advances: the step ("descriptors", a backend name, "connections"), done and total. */
+typedef void (*xpoll_progress_fn)(void *arg, const char *step, int64_t done, int64_t total);
+
+/** @brief What to measure, and the bounds of each step. */
+typedef struct xpoll_probe_options {
+  uint32_t size;              /**< In: sizeof(xpoll_probe_options_t). */
+  uint32_t steps;             /**< ::XPOLL_PROBE_DESCRIPTORS, ::XPOLL_PROBE_BACKENDS, ::XPOLL_PROBE_CONNECTIONS. */
+  int64_t max_descriptors;    /**< Stop opening at this many descriptors; 0: until the limit. */
+  int64_t connections;        /**< Connections to try; 0: as many as the descriptor limit allows. */
+  int32_t timeout_ms;         /**< Bound on each wait of a step; 0: 5000. */
+  int32_t ready;              /**< How many of the highest descriptors the backend check makes ready; 0: 16. */
+  const char *backend;        /**< Check this backend only; NULL: every compiled backend. */
+  xpoll_progress_fn progress; /**< May be NULL. */
+  void *progress_arg;         /**< Passed to @c progress. */
+} xpoll_probe_options_t;
+
+/** @brief The readiness check of one backend at the measured size. */
+typedef struct xpoll_probe_backend {
+  char name[16];          /**< The backend. */
+  uint32_t capabilities;  /**< Its ::XPOLL_CAP_ONESHOT ... bits. */
+  int32_t passed;         /**< 1 when exactly the expected descriptors were reported. */
+  int64_t max_fd;         /**< The largest descriptor it can watch in this process. */
+  int64_t registered;     /**< Descriptors registered. */
+  int64_t highest_fd;     /**< The highest descriptor registered. */
+  int32_t ready_expected; /**< Descriptors made ready. */
+  int32_t ready_reported; /**< Of those, how many were reported. */
+  int32_t wrong_reported; /**< Reports of descriptors that were not ready. */
+  int32_t error;          /**< The first XPOLL_E* code met, or 0. */
+  int64_t register_ns;    /**< Time to register them all. */
+  int64_t wait_ns;        /**< Median time of one non-blocking wait at that size. */
+} xpoll_probe_backend_t;
+
+/** @brief The most backends one probe reports. */
+#define XPOLL_PROBE_MAX_BACKENDS 8
+
+/** @brief What the probe measured. Fields of steps not run are zero. */
+typedef struct xpoll_probe_result {
+  uint32_t size;             /**< In: sizeof(xpoll_probe_result_t). */
+  uint32_t steps;            /**< The steps that ran. */
+  int64_t descriptors;       /**< Descriptors opened before the limit or the cap. */
+  int64_t descriptors_ns;    /**< Time to open them. */
+  int64_t descriptor_bytes;  /**< Memory per descriptor (process and kernel), or ::XPOLL_LIMIT_UNKNOWN. */
+  int32_t descriptors_error; /**< What stopped it: ::XPOLL_EMFILE, ::XPOLL_ENFILE, ::XPOLL_ENOMEM, or 0 for the cap. */
+  int32_t backend_count;     /**< Entries used in @c backends. */
+  xpoll_probe_backend_t backends[XPOLL_PROBE_MAX_BACKENDS]; /**< One per backend checked. */
+  int64_t connections_tried;                                /**< Connections attempted. */
+  int64_t connections_held;                                 /**< Connections that connected and echoed their byte. */
+  int64_t connections_ns;                                   /**< Time to open and echo them all. */
+  int64_t connection_bytes;   /**< Memory per connection (both ends), or ::XPOLL_LIMIT_UNKNOWN. */
+  char connections_error[24]; /**< The first error met ("EMFILE", "EADDRNOTAVAIL" ...), or "". */
+} xpoll_probe_result_t;
+
+/**
+ * @brief Measures what this process can hold.
+ *
+ * Everything it opens is closed before it returns, whatever happens.
+ * @return 0 (a failed check is reported in @p out, not as an error),
+ *         ::XPOLL_EINVAL (NULL, sizes too small, unknown step bits),
+ *         ::XPOLL_ENOBACKEND (@c backend not compiled), ::XPOLL_ENOMEM.
+ *
+ * Thread safety: may run in any thread; it opens and closes many descriptors,
+ * so other threads of the process may meet EMFILE while it runs.
+ */
+XPOLL_API int xpoll_probe(const xpoll_probe_options_t *opts, xpoll_probe_result_t *out);
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,508 @@
+// The descriptor-limit probe on POSIX systems: reads the limits, raises the
+// soft limit, and measures what this process can really hold: descriptors
+// (socket pairs until EMFILE), each backend's readiness at that size, and
+// loopback TCP connections echoing one byte each. Everything it opens is
+// owned by a holder that closes it, so an early return leaks nothing.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "limits.hpp"
+#include "platform.hpp"
+#include "registry.hpp"
+
+namespace xpoll::detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t ns_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+}
+
+int64_t from_rlim(rlim_t v) { return v == RLIM_INFINITY ? XPOLL_LIMIT_INFINITE : static_cast<int64_t>(v); }
+
+void fill_limits(xpoll_limits_t& l) {
+  const xpoll_limit_t unknown = {XPOLL_LIMIT_UNKNOWN, nullptr};
+  l = xpoll_limits_t{};
+  l.size = sizeof l;
+  for (xpoll_limit_t* f : {&l.nofile_soft, &l.nofile_hard, &l.nr_open, &l.file_max, &l.files_in_use, &l.maxfilesperproc,
+                           &l.open_max, &l.fd_setsize, &l.stdio_max, &l.open_now, &l.ephemeral_ports})
+    *f = unknown;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    l.nofile_soft = {from_rlim(rl.rlim_cur), "getrlimit(RLIMIT_NOFILE)"};
+    l.nofile_hard = {from_rlim(rl.rlim_max), "getrlimit(RLIMIT_NOFILE)"};
+  }
+  l.fd_setsize = {FD_SETSIZE, "FD_SETSIZE (sys/select.h)"};
+  read_os_limits(l);
+}
+
+// Copies the first `size` bytes of a full struct into the caller's, whose
+// size field says how much of it the caller knows.
+template <class T>
+void copy_out(const T& full, T* out, uint32_t size) {
+  std::memcpy(static_cast<void*>(out), &full, std::min<size_t>(size, sizeof full));
+  out->size = size;
+}
+
+const char* errno_name(int e) {
+  switch (e) {
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOMEM: return "ENOMEM";
+    case ENOBUFS: return "ENOBUFS";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EADDRINUSE: return "EADDRINUSE";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ECONNRESET: return "ECONNRESET";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EPIPE: return "EPIPE";
+    case ENOSPC: return "ENOSPC";
+    default: return "EIO";
+  }
+}
+
+void set_nonblocking(int fd) {
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+// Descriptors closed together on destruction.
+class Descriptors {
+ public:
+  Descriptors() = default;
+  Descriptors(const Descriptors&) = delete;
+  Descriptors& operator=(const Descriptors&) = delete;
+  ~Descriptors() { close_from(0); }
+  void close_from(size_t i) {
+    while (fds_.size() > i) {
+      if (fds_.back() >= 0) ::close(fds_.back());
+      fds_.pop_back();
+    }
+  }
+  std::vector<int>& fds() { return fds_; }
+
+ private:
+  std::vector<int> fds_;
+};
+
+// A poller destroyed on scope exit.
+struct PollerHolder {
+  xpoll_t* p = nullptr;
+  ~PollerHolder() { xpoll_destroy(p); }
+};
+
+struct Progress {
+  const xpoll_probe_options_t& o;
+  void operator()(const char* step, int64_t done, int64_t total) const {
+    if (o.progress) o.progress(o.progress_arg, step, done, total);
+  }
+};
+
+int64_t memory_now() {
+  int64_t p = process_bytes(), k = kernel_bytes();
+  return p < 0 ? -1 : p + (k < 0 ? 0 : k);
+}
+
+int64_t per_item(int64_t before, int64_t after, int64_t n) {
+  if (before < 0 || after < 0 || n <= 0) return XPOLL_LIMIT_UNKNOWN;
+  return std::max<int64_t>(0, (after - before) / n);
+}
+
+// Step 1: socket pairs until the limit (or the cap); the last free slot, when
+// a pair no longer fits, is taken by a duplicate. Pairs are stored a, b.
+void open_descriptors(const xpoll_probe_options_t& o, xpoll_probe_result_t& r, Descriptors& d) {
+  struct rlimit rl;
+  int64_t expect = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur : 1 << 20;
+  if (o.max_descriptors > 0) expect = std::min<int64_t>(expect, o.max_descriptors);
+  std::vector<int>& fds = d.fds();
+  fds.reserve(static_cast<size_t>(expect) + 2);
+  Progress progress{o};
+  int64_t mem0 = memory_now();
+  auto t0 = Clock::now();
+  int err = 0;
+  while (o.max_descriptors <= 0 || static_cast<int64_t>(fds.size()) + 2 <= o.max_descriptors) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+      err = errno;
+      break;
+    }
+    set_nonblocking(sv[0]);
+    set_nonblocking(sv[1]);
+    fds.push_back(sv[0]);
+    fds.push_back(sv[1]);
+    if (fds.size() % 2048 == 0) progress("descriptors", static_cast<int64_t>(fds.size()), expect);
+  }
+  int extra = -1;
+  if (err == EMFILE && !fds.empty()) extra = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
+  r.descriptors_ns = ns_since(t0);
+  r.descriptors = static_cast<int64_t>(fds.size()) + (extra >= 0 ? 1 : 0);
+  // The duplicate only counted; closing it also lets /proc be read at the limit.
+  if (extra >= 0) ::close(extra);
+  r.descriptor_bytes = per_item(mem0, memory_now(), r.descriptors);
+  r.descriptors_error = err ? from_errno(err) : 0;
+  progress("descriptors", r.descriptors, r.descriptors);
+}
+
+// Step 2, for one backend: register every descriptor, make the highest
+// `ready` of them readable, and check that exactly those are reported.
+void check_backend(const char* name, const xpoll_probe_options_t& o, const std::vector<int>& fds,
+                   xpoll_probe_backend_t& b) {
+  std::snprintf(b.name, sizeof b.name, "%s", name);
+  b.capabilities = static_cast<uint32_t>(xpoll_backend_capabilities(name));
+  b.max_fd = xpoll_backend_max_fd(name);
+  PollerHolder q;
+  int rc = xpoll_create(&q.p, name, 0);
+  if (rc != 0) {
+    b.error = rc;
+    return;
+  }
+  Progress progress{o};
+  auto t0 = Clock::now();
+  size_t registered = 0;
+  for (int fd : fds) {
+    rc = xpoll_add(q.p, fd, XPOLL_IN, static_cast<uint64_t>(fd));
+    if (rc != 0) {
+      b.error = rc;
+      break;
+    }
+    ++registered;
+    b.highest_fd = std::max<int64_t>(b.highest_fd, fd);
+    if (registered % 2048 == 0) progress(name, static_cast<int64_t>(registered), static_cast<int64_t>(fds.size()));
+  }
+  b.register_ns = ns_since(t0);
+  b.registered = static_cast<int64_t>(registered);
+  // Whole pairs only: writing into one end makes the other readable.
+  size_t pairs = registered / 2;
+  size_t want = static_cast<size_t>(std::max(2, o.ready > 0 ? o.ready : 16));
+  size_t k = std::min(pairs, (want + 1) / 2);
+  std::vector<char> expected(static_cast<size_t>(b.highest_fd) + 1, 0), seen(expected.size(), 0);
+  for (size_t i = pairs - k; i < pairs; ++i) {
+    for (int j = 0; j < 2; ++j) {
+      int fd = fds[2 * i + j];
+      if (::write(fd, "x", 1) == 1) expected[static_cast<size_t>(fds[2 * i + 1 - j])] = 1;
+    }
+  }
+  b.ready_expected = static_cast<int32_t>(std::count(expected.begin(), expected.end(), 1));
+  int timeout = o.timeout_ms > 0 ? o.timeout_ms : 5000;
+  xpoll_event_t ev[64];
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout);
+  auto take = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      size_t fd = static_cast<size_t>(ev[i].fd);
+      if (fd < expected.size() && expected[fd]) {
+        if (!seen[fd]) ++b.ready_reported;
+        seen[fd] = 1;
+      } else {
+        ++b.wrong_reported;
+      }
+    }
+  };
+  while (b.ready_reported < b.ready_expected && Clock::now() < deadline) {
+    int n = xpoll_wait(q.p, ev, 64, 50);
+    if (n < 0 && n != XPOLL_EINTR) {
+      if (!b.error) b.error = n;
+      break;
+    }
+    if (n > 0) take(n);
+  }
+  // The time of one non-blocking wait at this size (median of five), which
+  // also catches any descriptor reported that was not made ready.
+  int64_t times[5];
+  for (int64_t& t : times) {
+    auto w0 = Clock::now();
+    int n = xpoll_wait(q.p, ev, 64, 0);
+    t = ns_since(w0);
+    if (n > 0) take(n);
+  }
+  std::sort(times, times + 5);
+  b.wait_ns = times[2];
+  b.passed = (b.error == 0 || b.error == XPOLL_ERANGE) && b.ready_expected > 0 &&
+             b.ready_reported == b.ready_expected && b.wrong_reported == 0;
+  char buf[8];
+  for (size_t fd = 0; fd < expected.size(); ++fd)
+    if (expected[fd]) (void)!::read(static_cast<int>(fd), buf, sizeof buf);
+}
+
+// Step 3: loopback TCP connections held concurrently, one byte echoed on
+// each, driven by one poller.
+class ConnectionProbe {
+ public:
+  ConnectionProbe(const xpoll_probe_options_t& o, xpoll_probe_result_t& r) : o_(o), r_(r) {}
+
+  void run() {
+    int64_t n = o_.connections;
+    if (n <= 0) {
+      xpoll_limits_t l;
+      fill_limits(l);
+      int64_t soft = l.nofile_soft.value == XPOLL_LIMIT_INFINITE ? 1 << 20 : l.nofile_soft.value;
+      n = std::max<int64_t>(1, (soft - std::max<int64_t>(l.open_now.value, 3) - 32) / 2);
+    }
+    if (!setup()) return;
+    // One descriptor kept back, so that memory can be read at the limit.
+    int reserve = dup(listener_);
+    int idle_limit = o_.timeout_ms > 0 ? o_.timeout_ms : 5000;
+    int64_t mem0 = memory_now();
+    auto t0 = Clock::now();
+    auto last = t0;
+    Progress progress{o_};
+    xpoll_event_t ev[256];
+    for (;;) {
+      while (!stop_ && opened_ < n && opened_ - held_ - failed_ < 128) open_one();
+      if ((stop_ || opened_ >= n) && held_ + failed_ >= opened_) break;
+      int got = xpoll_wait(poller_.p, ev, 256, 100);
+      if (got < 0 && got != XPOLL_EINTR) {
+        note_error(xpoll_errname(got));
+        break;
+      }
+      if (got <= 0) {
+        // After the limit was met, pending connections may never finish.
+        int64_t idle = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last).count();
+        if (idle > (stop_ ? 300 : idle_limit)) {
+          note_error("ETIMEDOUT");
+          break;
+        }
+        continue;
+      }
+      last = Clock::now();
+      for (int i = 0; i < got; ++i) handle(ev[i]);
+      if (held_ % 1024 == 0) progress("connections", held_, n);
+    }
+    r_.connections_ns = ns_since(t0);
+    if (reserve >= 0) ::close(reserve);
+    r_.connections_tried = attempts_;
+    r_.connections_held = held_;
+    r_.connection_bytes = per_item(mem0, memory_now(), held_);
+    progress("connections", held_, n);
+  }
+
+ private:
+  enum Kind : uint64_t { kListener = 0, kClient = 1, kServer = 2 };
+  static uint64_t tag(Kind k, size_t i) { return (static_cast<uint64_t>(k) << 32) | i; }
+
+  bool setup() {
+    int rc = xpoll_create(&poller_.p, o_.backend, 0);
+    if (rc != 0) {
+      note_error(xpoll_errname(rc));
+      return false;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return fail(errno);
+    fds_.fds().push_back(fd);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    std::memset(&addr_, 0, sizeof addr_);
+    addr_.sin_family = AF_INET;
+    addr_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr_;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr_), sizeof addr_) != 0 || listen(fd, SOMAXCONN) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr_), &len) != 0)
+      return fail(errno);
+    set_nonblocking(fd);
+    listener_ = fd;
+    return xpoll_add(poller_.p, fd, XPOLL_IN, tag(kListener, 0)) == 0;
+  }
+
+  bool fail(int e) {
+    note_error(errno_name(e));
+    stop_ = true;
+    return false;
+  }
+
+  void note_error(const char* name) {
+    if (!r_.connections_error[0]) std::snprintf(r_.connections_error, sizeof r_.connections_error, "%s", name);
+  }
+
+  void open_one() {
+    ++attempts_;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+      fail(errno);
+      return;
+    }
+    set_nonblocking(fd);
+    size_t i = fds_.fds().size();
+    fds_.fds().push_back(fd);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr_), sizeof addr_) == 0) {
+      send_ping(fd, i);
+    } else if (errno == EINPROGRESS) {
+      if (xpoll_add(poller_.p, fd, XPOLL_OUT, tag(kClient, i)) != 0) fail(ENOMEM);
+    } else {
+      fail(errno);
+      fds_.close_from(i);  // a connection that never was
+      return;
+    }
+    ++opened_;
+  }
+
+  void send_ping(int fd, size_t i) {
+    int rc = xpoll_modify(poller_.p, fd, XPOLL_IN, tag(kClient, i));
+    if (rc == XPOLL_ENOENT) rc = xpoll_add(poller_.p, fd, XPOLL_IN, tag(kClient, i));
+    if (rc != 0 || ::write(fd, "x", 1) != 1) lost(errno ? errno : EIO);
+  }
+
+  void lost(int e) {
+    note_error(errno_name(e));
+    ++failed_;
+  }
+
+  void handle(const xpoll_event_t& e) {
+    Kind kind = static_cast<Kind>(e.data >> 32);
+    size_t i = static_cast<size_t>(e.data & 0xffffffffu);
+    int fd = e.fd;
+    char c;
+    switch (kind) {
+      case kListener:
+        for (int k = 0; k < 256; ++k) {
+          int s = accept(listener_, nullptr, nullptr);
+          if (s < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+              // A full descriptor table leaves the connection queued and the
+              // listener readable: stop watching it rather than spin.
+              fail(errno);
+              xpoll_remove(poller_.p, listener_);
+            }
+            break;
+          }
+          set_nonblocking(s);
+          size_t j = fds_.fds().size();
+          fds_.fds().push_back(s);
+          xpoll_add(poller_.p, s, XPOLL_IN, tag(kServer, j));
+        }
+        break;
+      case kClient:
+        if (e.events & XPOLL_OUT) {
+          int err = 0;
+          socklen_t len = sizeof err;
+          getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+          if (err != 0) {
+            xpoll_remove(poller_.p, fd);
+            lost(err);
+          } else {
+            send_ping(fd, i);
+          }
+        } else if (::read(fd, &c, 1) == 1 && c == 'x') {
+          xpoll_remove(poller_.p, fd);  // held: stays open until the end
+          ++held_;
+        } else if (errno != EAGAIN) {
+          xpoll_remove(poller_.p, fd);
+          lost(errno ? errno : ECONNRESET);
+        }
+        break;
+      case kServer:
+        if (::read(fd, &c, 1) == 1) (void)!::write(fd, &c, 1);
+        xpoll_remove(poller_.p, fd);
+        break;
+    }
+  }
+
+  const xpoll_probe_options_t& o_;
+  xpoll_probe_result_t& r_;
+  Descriptors fds_;  // every socket of the step, closed last
+  PollerHolder poller_;
+  sockaddr_in addr_{};
+  int listener_ = -1;
+  int64_t attempts_ = 0, opened_ = 0, held_ = 0, failed_ = 0;
+  bool stop_ = false;
+};
+
+int probe(const xpoll_probe_options_t& o, xpoll_probe_result_t& r) {
+  if (o.steps & (XPOLL_PROBE_DESCRIPTORS | XPOLL_PROBE_BACKENDS)) {
+    Descriptors d;
+    open_descriptors(o, r, d);
+    r.steps |= XPOLL_PROBE_DESCRIPTORS;
+    if (o.steps & XPOLL_PROBE_BACKENDS) {
+      // Room for the pollers' own descriptors: give back the last two pairs.
+      std::vector<int>& fds = d.fds();
+      d.close_from(fds.size() >= 4 ? fds.size() - 4 : 0);
+      size_t count;
+      const BackendInfo* const* list = backend_list(count);
+      for (size_t i = 0; i < count && r.backend_count < XPOLL_PROBE_MAX_BACKENDS; ++i) {
+        if (o.backend && std::strcmp(o.backend, list[i]->name) != 0) continue;
+        check_backend(list[i]->name, o, fds, r.backends[r.backend_count++]);
+      }
+      r.steps |= XPOLL_PROBE_BACKENDS;
+    }
+  }
+  if (o.steps & XPOLL_PROBE_CONNECTIONS) {
+    ConnectionProbe(o, r).run();
+    r.steps |= XPOLL_PROBE_CONNECTIONS;
+  }
+  return 0;
+}
+
+}  // namespace
+
+}  // namespace xpoll::detail
+
+using namespace xpoll::detail;
+
+extern "C" {
+
+XPOLL_API int xpoll_read_limits(xpoll_limits_t* out) {
+  if (!out || out->size < offsetof(xpoll_limits_t, nofile_hard)) return XPOLL_EINVAL;
+  xpoll_limits_t full;
+  fill_limits(full);
+  copy_out(full, out, out->size);
+  return 0;
+}
+
+XPOLL_API int xpoll_raise_nofile(int64_t* before, int64_t* after) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return from_errno(errno);
+  if (before) *before = from_rlim(rl.rlim_cur);
+  rlim_t target = rl.rlim_max;
+  int64_t ceiling = nofile_ceiling();
+  if (ceiling > 0 && (target == RLIM_INFINITY || static_cast<int64_t>(target) > ceiling))
+    target = static_cast<rlim_t>(ceiling);
+  int rc = 0;
+  if (target != rl.rlim_cur && (rl.rlim_cur == RLIM_INFINITY ? false : target > rl.rlim_cur)) {
+    struct rlimit want = {target, rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
+      rc = from_errno(errno);
+      int64_t fallback = nofile_fallback();
+      if (fallback > static_cast<int64_t>(rl.rlim_cur)) {
+        want.rlim_cur = static_cast<rlim_t>(fallback);
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) rc = 0;
+      }
+    }
+  }
+  if (after) *after = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? from_rlim(rl.rlim_cur) : XPOLL_LIMIT_UNKNOWN;
+  return rc;
+}
+
+XPOLL_API int xpoll_probe(const xpoll_probe_options_t* opts, xpoll_probe_result_t* out) {
+  if (!opts || !out || opts->size < sizeof(xpoll_probe_options_t) || out->size < sizeof(xpoll_probe_result_t))
+    return XPOLL_EINVAL;
+  if (opts->steps & ~(XPOLL_PROBE_DESCRIPTORS | XPOLL_PROBE_BACKENDS | XPOLL_PROBE_CONNECTIONS)) return XPOLL_EINVAL;
+  if (opts->max_descriptors < 0 || opts->connections < 0 || opts->timeout_ms < 0 || opts->ready < 0)
+    return XPOLL_EINVAL;
+  if (opts->backend && !find_backend(opts->backend)) return XPOLL_ENOBACKEND;
+  uint32_t size = out->size;
+  try {
+    xpoll_probe_result_t r{};
+    int rc = probe(*opts, r);
+    copy_out(r, out, size);
+    return rc;
+  } catch (const std::bad_alloc&) {
+    return XPOLL_ENOMEM;
+  } catch (...) {
+    return XPOLL_EIO;
+  }
+}
+
+}  // extern "C"
