@@ -33,6 +33,16 @@ constexpr uint32_t kPublicCapMask = 0xffffu;
 // A tag that skips the generation check (backends that report by number).
 constexpr uint64_t kNoTag = ~uint64_t{0};
 
+// What Backend::apply() returns besides 0 (the kernel now holds the
+// registration under the tag given) and a negative XPOLL_E* code.
+// kKeptTag: asked to verify, the backend found the same open file still
+// registered, under the tag it had before. kReplaced: asked to verify, it
+// found no registration of this file and made one under the new tag; the
+// earlier file's registration may linger in the kernel if that file is still
+// open elsewhere.
+constexpr int kKeptTag = 1;
+constexpr int kReplaced = 2;
+
 class Poller;
 
 // Receives what a backend's wait found. Implemented by the core.
@@ -82,8 +92,8 @@ class Backend {
   // Moves one registration from kernel state `have` to `want` (see kOn).
   // When `verify` is set the kernel may still hold a registration made for an
   // earlier file with the same number: confirm it is the same open file, or
-  // register the new one. Returns 0 or an XPOLL_E* code, and on failure the
-  // kernel state is unchanged.
+  // register the new one. Returns 0, kKeptTag, kReplaced or an XPOLL_E* code;
+  // on failure the kernel state is unchanged.
   virtual int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, bool verify) noexcept = 0;
 
   // Called with the core's lock held, just before wait().

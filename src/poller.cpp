@@ -10,9 +10,10 @@ constexpr uint32_t kInterestBits = XPOLL_IN | XPOLL_OUT | XPOLL_RDHUP;
 constexpr uint32_t kModeBits = XPOLL_ONESHOT | XPOLL_EDGE;
 constexpr uint32_t kAlwaysBits = XPOLL_ERR | XPOLL_HUP;
 
-// A wait loops internally (after an internal wake, or when everything it saw
-// was stale); this bounds how often, so that no pathology turns into a spin.
-constexpr int kMaxInternalRounds = 1000;
+// A wait loops internally when everything it saw was stale; this bounds how
+// often in a row, so that no pathology turns into a spin. Internal wakes (a
+// change made by another thread) do not count: each one is real progress.
+constexpr int kMaxStaleRounds = 100;
 
 using Clock = std::chrono::steady_clock;
 
@@ -55,15 +56,20 @@ int Poller::apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept {
   uint32_t want = want_of(r);
   if (want == r.have && !verify) return 0;
   uint32_t gen = r.gen;
-  // A fresh kernel registration gets a fresh generation, so that an event of
-  // an earlier one still in flight in another thread's wait is recognised.
-  if (r.have == 0 && want != 0) ++gen;
+  // A registration that may be new gets a new generation, so that events of
+  // an earlier one (in flight in another thread's wait, or left behind by a
+  // file still open elsewhere) are recognised as stale.
+  if (want != 0 && (r.have == 0 || verify)) ++gen;
   int rc = backend_->apply(fd, r.have, want, gen, verify);
-  if (rc == 0) {
-    r.have = want;
-    r.gen = gen;
+  if (rc < 0) {
+    if (r.have != 0) may_linger_ = true;
+    return rc;
   }
-  return rc;
+  if (rc == kKeptTag) gen = r.gen;
+  if (rc == kReplaced) may_linger_ = true;
+  r.have = want;
+  r.gen = gen;
+  return 0;
 }
 
 void Poller::enqueue(xpoll_fd_t fd, Reg& r) noexcept {
@@ -107,6 +113,7 @@ void Poller::flush() noexcept {
 // would wake every wait): start the kernel set afresh from the table.
 void Poller::reset_backend() noexcept {
   if (backend_->reset() != 0) return;
+  may_linger_ = false;
   table_.for_each([this](xpoll_fd_t fd, Reg& r) {
     r.have = 0;
     if (want_of(r) != 0) enqueue(fd, r);
@@ -220,6 +227,7 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   waiting_ = true;
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
   int result = 0;
+  int stale_rounds = 0;
   for (int round = 0;; ++round) {
     flush();
     int rc = backend_->prepare();
@@ -239,17 +247,14 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
     sink.out_ = out;
     sink.max_ = max;
     backend_->collect(sink);
-    stale_streak_ = sink.stale_ ? stale_streak_ + 1 : 0;
-    if (stale_streak_ >= 2 && (caps_ & kCapKernelState)) {
-      reset_backend();
-      stale_streak_ = 0;
-    }
+    if (sink.stale_ && may_linger_) reset_backend();
     result = sink.count_;
     // Return with events, for a caller's wake, or at the deadline; go on
     // waiting after an internal wake or when all that was seen was stale.
     if (sink.count_ > 0 || sink.user_wake_ || timeout_ms == 0) break;
     if (timeout_ms > 0 && remaining_ms(deadline) == 0) break;
-    if (round >= kMaxInternalRounds) break;
+    stale_rounds = sink.woken_ ? 0 : stale_rounds + 1;
+    if (stale_rounds > kMaxStaleRounds) break;
   }
   waiting_ = false;
   return result;

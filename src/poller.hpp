@@ -64,9 +64,11 @@ class Poller {
 
   const char* name() const noexcept { return backend_->name(); }
   uint32_t caps() const noexcept { return caps_; }
-  // True in a forked child when the backend's kernel state is shared with
-  // the parent; every call but destroy then fails with XPOLL_EFORKED.
-  bool forked() const noexcept { return (caps_ & XPOLL_CAP_FORK_SENSITIVE) && fork_generation() != fork_gen_; }
+  // A poller belongs to the process that made it: its kernel objects (the
+  // epoll set, the wake channel) are shared with a forked child, where using
+  // them would change or rob the parent's poller. Every call but destroy
+  // then fails with XPOLL_EFORKED.
+  bool forked() const noexcept { return fork_generation() != fork_gen_; }
   // Checks the interest bits against what the backend supports.
   int check_interest(uint32_t events) const noexcept;
 
@@ -93,7 +95,9 @@ class Poller {
   FdTable table_;
   std::vector<xpoll_fd_t> changes_;  // capacity kept >= table size
   bool waiting_ = false;
-  int stale_streak_ = 0;
+  // The kernel may hold a registration no entry names (a removal failed, or a
+  // re-add found a new file): stale events then call for a rebuild.
+  bool may_linger_ = false;
 
   std::atomic<bool> signalled_{false};  // the backend's wake channel is (being) signalled
   std::atomic<bool> user_wake_{false};  // xpoll_wake() asked for the wait to return

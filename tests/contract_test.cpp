@@ -440,7 +440,54 @@ TEST_P(Contract, ClosedWhileRegisteredBreaksNothing) {
   EXPECT_NE(wait_for(p_, num, XPOLL_IN), 0u);
 }
 
-// epoll keeps a registration whose file is still open through a duplicate.
+// The number is closed while a duplicate keeps its file open, reused by a
+// new file and added again before any wait: only the new file is reported,
+// and the old file's readiness makes nothing spin.
+TEST_P(Contract, ReaddWhileOldFileLivesOnReportsOnlyTheNewFile) {
+  Pair old = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, old.a.get(), XPOLL_IN, 1), 0);
+  EXPECT_TRUE(wait_once(p_, 0).empty());
+  Fd dup_fd(fcntl(old.a.get(), F_DUPFD_CLOEXEC, 100));
+  ASSERT_GE(dup_fd.get(), 0);
+  int num = old.a.get();
+  ASSERT_EQ(xpoll_remove(p_, num), 0);
+  old.a.reset();
+  Pair fresh = Pair::make();
+  ASSERT_EQ(fresh.a.get(), num);
+  ASSERT_EQ(xpoll_add(p_, num, XPOLL_IN, 2), 0);
+  ASSERT_TRUE(send_byte(old.b.get()));  // the old file is readable through the duplicate
+  double cpu0 = cpu_ms();
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_once(p_, 300).empty());
+  EXPECT_GE(elapsed_ms(t0), 250.0);
+  EXPECT_LT(cpu_ms() - cpu0, 150.0);
+  ASSERT_TRUE(send_byte(fresh.b.get()));
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 2u);
+}
+
+// Closed without being removed while a duplicate lives: epoll may go on
+// reporting the file (documented); once removed, nothing is reported and
+// nothing spins.
+TEST_P(Contract, ClosedWithDuplicateAliveThenRemovedIsQuiet) {
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  Fd dup_fd(fcntl(s.a.get(), F_DUPFD_CLOEXEC, 100));
+  ASSERT_GE(dup_fd.get(), 0);
+  int num = s.a.get();
+  s.a.reset();
+  ASSERT_TRUE(send_byte(s.b.get()));
+  wait_once(p_, 0);
+  ASSERT_EQ(xpoll_remove(p_, num), 0);
+  double cpu0 = cpu_ms();
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_once(p_, 300).empty());
+  EXPECT_GE(elapsed_ms(t0), 250.0);
+  EXPECT_LT(cpu_ms() - cpu0, 150.0);
+}
+
+// Removed, then closed while a duplicate keeps the file open.
 TEST_P(Contract, ClosedWhileDuplicateLivesDoesNotSpin) {
   Pair s = Pair::make();
   ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
@@ -550,6 +597,28 @@ TEST_P(Contract, ModifyFromAnotherThreadAppliesToBlockedWait) {
   EXPECT_EQ(ev[0].data, 2u);
 }
 
+TEST_P(Contract, WaitForeverReturnsOnlyForTheWake) {
+  // Thousands of changes from another thread wake select and poll
+  // internally; a wait without time-out must not give up and return 0.
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  std::atomic<bool> woke{false};
+  std::thread t([&] {
+    for (int i = 0; i < 6000; ++i) {
+      xpoll_modify(p_, s.a.get(), i % 2 ? XPOLL_IN : XPOLL_IN | XPOLL_ONESHOT, 1);
+      if (i % 2 == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    woke = true;
+    xpoll_wake(p_);
+  });
+  int rc = 1;
+  wait_once(p_, -1, 4, &rc);
+  bool woken_by_us = woke.load();
+  t.join();
+  EXPECT_EQ(rc, 0);
+  EXPECT_TRUE(woken_by_us) << "wait(-1) returned before the wake";
+}
+
 TEST_P(Contract, InternalRetriesKeepTheDeadline) {
   // Changes from another thread every 10 ms wake select and poll internally
   // to rebuild; each retry must wait only for what is left of the 200 ms.
@@ -650,26 +719,52 @@ TEST_P(Contract, SignalInterruptsWaitWithEintr) {
 // Fork
 // ---------------------------------------------------------------------------
 
-TEST_P(Contract, DestroyInForkedChildKeepsParentRegistrations) {
+TEST_P(Contract, ForkedChildCannotTouchTheParentsPoller) {
   Pair s = Pair::make();
   ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 42), 0);
   EXPECT_TRUE(wait_once(p_, 0).empty());
+  ASSERT_EQ(xpoll_wake(p_), 0);  // pending in the parent: the child must not consume it
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
+    xpoll_event_t ev[4];
+    Pair t = Pair::make();
     int code = 0;
-    int rc = xpoll_remove(p_, s.a.get());
-    if (has(XPOLL_CAP_FORK_SENSITIVE) ? rc != XPOLL_EFORKED : rc != 0) code = 1;
+    if (xpoll_remove(p_, s.a.get()) != XPOLL_EFORKED) code |= 1;
+    if (xpoll_add(p_, t.a.get(), XPOLL_IN, 0) != XPOLL_EFORKED) code |= 2;
+    if (xpoll_modify(p_, s.a.get(), XPOLL_OUT, 0) != XPOLL_EFORKED) code |= 4;
+    if (xpoll_wait(p_, ev, 4, 0) != XPOLL_EFORKED) code |= 8;
+    if (xpoll_wake(p_) != XPOLL_EFORKED) code |= 16;
     xpoll_destroy(p_);
+    xpoll_t* fresh = nullptr;  // a poller made in the child works
+    if (xpoll_create(&fresh, GetParam().c_str(), 0) != 0 || xpoll_add(fresh, t.a.get(), XPOLL_IN, 1) != 0 ||
+        !send_byte(t.b.get()) || xpoll_wait(fresh, ev, 4, 2000) != 1)
+      code |= 32;
+    xpoll_destroy(fresh);
     _exit(code);
   }
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  // The parent's wake and registrations are intact.
+  int rc = 1;
+  wait_once(p_, 5000, 4, &rc);
+  EXPECT_EQ(rc, 0);
   ASSERT_TRUE(send_byte(s.b.get()));
   auto ev = wait_once(p_, 2000);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].data, 42u);
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    xpoll_wake(p_);
+  });
+  drain(s.a.get());
+  wait_once(p_, 5000, 4, &rc);
+  t.join();
+  EXPECT_EQ(rc, 0);
+  EXPECT_LT(elapsed_ms(t0), 4000.0);
 }
 
 // ---------------------------------------------------------------------------

@@ -241,8 +241,7 @@ static const xpoll_limit_t *field_of(const xpoll_limits_t *l, const field_t *f) 
   return (const xpoll_limit_t *)((const char *)l + f->offset);
 }
 
-static const char *cap_names[] = {"oneshot",   "edge",         "rdhup",          "nonsocket",
-                                  "unbounded", "live_changes", "fork_sensitive", "hangup"};
+static const char *cap_names[] = {"oneshot", "edge", "rdhup", "nonsocket", "unbounded", "live_changes", "hangup"};
 
 static void caps_text(uint32_t caps, char *buf, size_t n) {
   size_t i, used = 0;

@@ -93,7 +93,8 @@ typedef struct xpoll_poller xpoll_t;
  *
  * Reported only when asked for, and only by backends with
  * ::XPOLL_CAP_RDHUP; asking a backend without it fails with ::XPOLL_ENOTSUP.
- * The descriptor is also reported ::XPOLL_IN when this happens.
+ * The descriptor is also reported ::XPOLL_IN when that was asked for too (a
+ * read returns end of file).
  */
 #define XPOLL_RDHUP 0x2000u
 /** @} */
@@ -142,15 +143,10 @@ typedef struct xpoll_poller xpoll_t;
  */
 #define XPOLL_CAP_LIVE_CHANGES 0x20u
 /**
- * @brief The poller holds kernel state that a forked child shares with its
- * parent; in a child every call but xpoll_destroy() fails with ::XPOLL_EFORKED.
- */
-#define XPOLL_CAP_FORK_SENSITIVE 0x40u
-/**
  * @brief ::XPOLL_ERR and ::XPOLL_HUP are reported as such, also for a
  * registration with no interest (select shows them only as readiness).
  */
-#define XPOLL_CAP_HANGUP 0x80u
+#define XPOLL_CAP_HANGUP 0x40u
 /** @} */
 
 /**
@@ -226,8 +222,13 @@ XPOLL_API int xpoll_create(xpoll_t **out, const char *backend, uint32_t flags);
  * @brief Destroys a poller and closes the descriptors it owns.
  *
  * Descriptors that are still registered are not closed; they are simply no
- * longer watched. Safe in a forked child: it never changes the registrations
- * of the parent's poller. Passing NULL does nothing.
+ * longer watched. Passing NULL does nothing.
+ *
+ * A poller belongs to the process that created it: its kernel objects (an
+ * epoll set, the wake channel) are shared with a forked child, so in the
+ * child every other call fails with ::XPOLL_EFORKED. Destroying it there is
+ * safe and never changes the parent's registrations or wakes; create a new
+ * poller in the child.
  *
  * Thread safety: no other call may use @p p during or after this one.
  */
@@ -295,15 +296,19 @@ XPOLL_API int xpoll_remove(xpoll_t *p, xpoll_fd_t fd);
  * descriptors are ready than @p max, successive waits rotate so that every
  * ready descriptor is reported within ceil(ready / max) waits.
  *
- * A descriptor closed while registered is no longer reported, does not make
- * waits spin, and does not disturb the others.
+ * A descriptor closed while registered does not disturb the others and does
+ * not make waits spin. It is no longer reported, with one exception: epoll
+ * watches the open file rather than the number, so while a duplicate of the
+ * descriptor stays open (dup(), or a forked child) it goes on reporting the
+ * file until xpoll_remove(). Remove a descriptor before closing it.
  *
  * @param p           The poller.
  * @param events      Receives up to @p max events.
  * @param max         Capacity of @p events: 1 to ::XPOLL_WAIT_MAX.
  * @param timeout_ms  -1 waits until an event or a wake, 0 does not block,
  *                    otherwise milliseconds.
- * @return The number of events (0 on time-out or wake), or ::XPOLL_EINVAL,
+ * @return The number of events (0 on time-out or wake; rarely, 0 early after a
+ *         run of readiness the backend had to discard), or ::XPOLL_EINVAL,
  *         ::XPOLL_EBUSY (another thread is waiting), ::XPOLL_EINTR (a signal
  *         arrived; the caller should handle it and wait again with the time
  *         left), ::XPOLL_EFORKED, ::XPOLL_ENOMEM, ::XPOLL_EIO.

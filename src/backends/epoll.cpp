@@ -12,9 +12,10 @@
 // Known limits: epoll refuses regular files (EPERM). It keys a registration
 // on the open file, not on the number: closing a descriptor whose file is
 // still open elsewhere (a dup, a forked child) leaves the registration in the
-// kernel, where no epoll_ctl can reach it; the core notices its stray events
-// and calls reset() to rebuild the set. The epoll instance is shared with a
-// forked child, so the poller refuses to work there (XPOLL_EFORKED).
+// kernel, where no epoll_ctl can reach it: until the caller removes the
+// descriptor its events go on being reported; once it is removed (or its
+// number added again) the core sees them as stale and calls reset() to
+// rebuild the set.
 #include <errno.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -100,10 +101,12 @@ class EpollBackend final : public Backend {
     // MOD, and ADD if that file is not registered.
     if (have == want) {
       int rc = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
-      return rc == XPOLL_EEXIST ? 0 : rc;
+      return rc == XPOLL_EEXIST ? kKeptTag : rc == 0 ? kReplaced : rc;
     }
     int rc = ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
-    return rc == XPOLL_ENOENT ? ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data) : rc;
+    if (rc != XPOLL_ENOENT) return rc;
+    rc = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
+    return rc == 0 ? kReplaced : rc;
   }
 
   int wait(int max, int timeout_ms) noexcept override {
@@ -156,8 +159,8 @@ class EpollBackend final : public Backend {
 };
 
 constexpr uint32_t kEpollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
-                                XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | XPOLL_CAP_FORK_SENSITIVE |
-                                XPOLL_CAP_HANGUP | kCapNativeOneshot | kCapKernelState;
+                                XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | XPOLL_CAP_HANGUP | kCapNativeOneshot |
+                                kCapKernelState;
 
 uint32_t EpollBackend::caps() const noexcept { return kEpollCaps; }
 
