@@ -118,6 +118,15 @@ class Backend {
 
 using BackendFactory = int (*)(std::unique_ptr<Backend>& out);
 
+// The factory of a backend class whose open() makes its kernel objects.
+template <class T>
+int open_backend(std::unique_ptr<Backend>& out) {
+  auto b = std::make_unique<T>();
+  int rc = b->open();
+  if (rc == 0) out = std::move(b);
+  return rc;
+}
+
 }  // namespace xpoll::detail
 
 #endif  // XPOLL_SRC_BACKEND_HPP

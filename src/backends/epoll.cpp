@@ -164,15 +164,8 @@ constexpr uint32_t kEpollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_R
 
 uint32_t EpollBackend::caps() const noexcept { return kEpollCaps; }
 
-int make_epoll(std::unique_ptr<Backend>& out) {
-  auto b = std::make_unique<EpollBackend>();
-  int rc = b->open();
-  if (rc == 0) out = std::move(b);
-  return rc;
-}
-
 }  // namespace
 
-extern const BackendInfo epoll_backend_info = {"epoll", make_epoll, kEpollCaps, -1};
+extern const BackendInfo epoll_backend_info = {"epoll", open_backend<EpollBackend>, kEpollCaps, -1};
 
 }  // namespace xpoll::detail

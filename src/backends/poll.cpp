@@ -154,15 +154,8 @@ constexpr uint32_t kPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_C
 
 uint32_t PollBackend::caps() const noexcept { return kPollCaps; }
 
-int make_poll(std::unique_ptr<Backend>& out) {
-  auto b = std::make_unique<PollBackend>();
-  int rc = b->open();
-  if (rc == 0) out = std::move(b);
-  return rc;
-}
-
 }  // namespace
 
-extern const BackendInfo poll_backend_info = {"poll", make_poll, kPollCaps, -1};
+extern const BackendInfo poll_backend_info = {"poll", open_backend<PollBackend>, kPollCaps, -1};
 
 }  // namespace xpoll::detail

@@ -190,16 +190,9 @@ constexpr uint32_t kSelectCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | (kUnb
 
 uint32_t SelectBackend::caps() const noexcept { return kSelectCaps; }
 
-int make_select(std::unique_ptr<Backend>& out) {
-  auto b = std::make_unique<SelectBackend>();
-  int rc = b->open();
-  if (rc == 0) out = std::move(b);
-  return rc;
-}
-
 }  // namespace
 
-extern const BackendInfo select_backend_info = {"select", make_select, kSelectCaps,
+extern const BackendInfo select_backend_info = {"select", open_backend<SelectBackend>, kSelectCaps,
                                                 kUnbounded ? -1L : static_cast<long>(FD_SETSIZE - 1)};
 
 }  // namespace xpoll::detail
