@@ -36,12 +36,12 @@ constexpr uint64_t kNoTag = ~uint64_t{0};
 // What Backend::apply() returns besides 0 (the kernel now holds the
 // registration under the tag given) and a negative XPOLL_E* code.
 // kKeptTag: asked to verify, the backend found the same open file still
-// registered, under the tag it had before. kReplaced: asked to verify, it
-// found no registration of this file and made one under the new tag; the
-// earlier file's registration may linger in the kernel if that file is still
-// open elsewhere.
+// registered, under the tag it had before. kMayLinger: applied under the new
+// tag, but a registration of an earlier file with this number may linger in
+// the kernel where no call can reach it (epoll: a verify found a new file
+// while the old one may still be open elsewhere).
 constexpr int kKeptTag = 1;
-constexpr int kReplaced = 2;
+constexpr int kMayLinger = 2;
 
 class Poller;
 
@@ -92,9 +92,16 @@ class Backend {
   // Moves one registration from kernel state `have` to `want` (see kOn).
   // When `verify` is set the kernel may still hold a registration made for an
   // earlier file with the same number: confirm it is the same open file, or
-  // register the new one. Returns 0, kKeptTag, kReplaced or an XPOLL_E* code;
+  // register the new one. Returns 0, kKeptTag, kMayLinger or an XPOLL_E* code;
   // on failure the kernel state is unchanged.
   virtual int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, bool verify) noexcept = 0;
+
+  // Brackets the changes the core applies before a wait. Between the two a
+  // backend may queue what apply() is asked and submit it all at once in
+  // end_batch(), naming each descriptor whose change the kernel refused to
+  // `refused` (apply() has then answered 0 for it).
+  virtual void begin_batch() noexcept {}
+  virtual void end_batch(void (*refused)(void* ctx, xpoll_fd_t fd), void* ctx) noexcept {}
 
   // Called with the core's lock held, just before wait().
   virtual int prepare() noexcept { return 0; }

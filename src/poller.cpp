@@ -66,7 +66,7 @@ int Poller::apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept {
     return rc;
   }
   if (rc == kKeptTag) gen = r.gen;
-  if (rc == kReplaced) may_linger_ = true;
+  if (rc == kMayLinger) may_linger_ = true;
   r.have = want;
   r.gen = gen;
   return 0;
@@ -84,28 +84,36 @@ void Poller::enqueue(xpoll_fd_t fd, Reg& r) noexcept {
 // applies it now; the others wake the waiter to rebuild.
 void Poller::changed(xpoll_fd_t fd, Reg& r) noexcept {
   if (waiting_ && (caps_ & XPOLL_CAP_LIVE_CHANGES)) {
-    if (apply(fd, r, false) != 0) {
-      r.have = 0;
-      if (r.registered) r.dead = true;
-    }
+    if (apply(fd, r, false) != 0) refused(fd, r);
     return;
   }
   enqueue(fd, r);
   if (waiting_) signal_internal();
 }
 
+// The kernel refuses a change only when the descriptor was closed or
+// replaced behind our back; it then holds nothing we can name.
+void Poller::refused(xpoll_fd_t fd, Reg& r) noexcept {
+  if (r.have != 0) may_linger_ = true;
+  r.have = 0;
+  if (r.registered) r.dead = true;
+}
+
 void Poller::flush() noexcept {
+  if (changes_.empty()) return;
+  backend_->begin_batch();
   for (xpoll_fd_t fd : changes_) {
     Reg* r = table_.find(fd);
     r->queued = false;
-    // The kernel refuses a change only when the descriptor was closed or
-    // replaced behind our back; it then holds nothing we can name.
-    if (apply(fd, *r, false) != 0) {
-      r->have = 0;
-      if (r->registered) r->dead = true;
-    }
+    if (apply(fd, *r, false) != 0) refused(fd, *r);
   }
   changes_.clear();
+  backend_->end_batch(
+      [](void* ctx, xpoll_fd_t fd) {
+        auto* self = static_cast<Poller*>(ctx);
+        if (Reg* r = self->table_.find(fd)) self->refused(fd, *r);
+      },
+      this);
 }
 
 // The kernel holds registrations we cannot name (epoll keeps watching a
@@ -247,7 +255,11 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
     sink.out_ = out;
     sink.max_ = max;
     backend_->collect(sink);
-    if (sink.stale_ && may_linger_) reset_backend();
+    // Stale events, or a wait that keeps ending early with nothing (an
+    // emulation whose own set holds the lingering registration), while the
+    // kernel may hold a registration no entry names: rebuild the set.
+    bool early = sink.count_ == 0 && !sink.woken_ && (timeout_ms < 0 || remaining_ms(deadline) > 0);
+    if (may_linger_ && (sink.stale_ || early)) reset_backend();
     result = sink.count_;
     // Return with events, for a caller's wake, or at the deadline; go on
     // waiting after an internal wake or when all that was seen was stale.

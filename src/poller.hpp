@@ -80,6 +80,7 @@ class Poller {
   void enqueue(xpoll_fd_t fd, Reg& r) noexcept;
   void changed(xpoll_fd_t fd, Reg& r) noexcept;
   void flush() noexcept;
+  void refused(xpoll_fd_t fd, Reg& r) noexcept;
   void reset_backend() noexcept;
   void signal_internal() noexcept;
 

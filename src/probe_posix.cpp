@@ -160,17 +160,23 @@ void open_descriptors(const xpoll_probe_options_t& o, xpoll_probe_result_t& r, D
 
 // Step 2, for one backend: register every descriptor, make the highest
 // `ready` of them readable, and check that exactly those are reported.
-void check_backend(const char* name, const xpoll_probe_options_t& o, const std::vector<int>& fds,
-                   xpoll_probe_backend_t& b) {
+void check_backend(const char* name, const xpoll_probe_options_t& o, Descriptors& d, xpoll_probe_backend_t& b) {
   std::snprintf(b.name, sizeof b.name, "%s", name);
   b.capabilities = static_cast<uint32_t>(xpoll_backend_capabilities(name));
   b.max_fd = xpoll_backend_max_fd(name);
+  // The poller needs descriptors of its own (an emulated kqueue takes ten):
+  // give back whole pairs until it can be made.
   PollerHolder q;
   int rc = xpoll_create(&q.p, name, 0);
+  for (int i = 0; i < 64 && (rc == XPOLL_EMFILE || rc == XPOLL_ENFILE) && d.fds().size() >= 2; ++i) {
+    d.close_from(d.fds().size() - 2);
+    rc = xpoll_create(&q.p, name, 0);
+  }
   if (rc != 0) {
     b.error = rc;
     return;
   }
+  const std::vector<int>& fds = d.fds();
   Progress progress{o};
   auto t0 = Clock::now();
   size_t registered = 0;
@@ -426,14 +432,16 @@ int probe(const xpoll_probe_options_t& o, xpoll_probe_result_t& r) {
     open_descriptors(o, r, d);
     r.steps |= XPOLL_PROBE_DESCRIPTORS;
     if (o.steps & XPOLL_PROBE_BACKENDS) {
-      // Room for the pollers' own descriptors: give back the last two pairs.
+      // Room for the pollers' own descriptors: give back the last eight
+      // pairs. (libkqueue opens ten for its first kqueue, and one that fails
+      // half-way with EMFILE leaves it unusable, so a retry is too late.)
       std::vector<int>& fds = d.fds();
-      d.close_from(fds.size() >= 4 ? fds.size() - 4 : 0);
+      d.close_from(fds.size() >= 16 ? fds.size() - 16 : 0);
       size_t count;
       const BackendInfo* const* list = backend_list(count);
       for (size_t i = 0; i < count && r.backend_count < XPOLL_PROBE_MAX_BACKENDS; ++i) {
         if (o.backend && std::strcmp(o.backend, list[i]->name) != 0) continue;
-        check_backend(list[i]->name, o, fds, r.backends[r.backend_count++]);
+        check_backend(list[i]->name, o, d, r.backends[r.backend_count++]);
       }
       r.steps |= XPOLL_PROBE_BACKENDS;
     }

@@ -206,6 +206,24 @@ TEST_P(Contract, WritableIsReported) {
   EXPECT_EQ(ev[0].data, 9u);
 }
 
+TEST_P(Contract, OneEventPerDescriptor) {
+  // kqueue reports reading and writing apart; every backend merges them.
+  std::vector<Pair> pairs;
+  for (int i = 0; i < 3; ++i) {
+    pairs.push_back(Pair::make());
+    ASSERT_EQ(xpoll_add(p_, pairs.back().a.get(), XPOLL_IN | XPOLL_OUT, static_cast<uint64_t>(i)), 0);
+    ASSERT_TRUE(send_byte(pairs.back().b.get()));
+  }
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 3u);
+  std::set<uint64_t> seen;
+  for (const auto& e : ev) {
+    EXPECT_EQ(e.events, XPOLL_IN | XPOLL_OUT);
+    seen.insert(e.data);
+  }
+  EXPECT_EQ(seen.size(), 3u);
+}
+
 TEST_P(Contract, NothingReadyTimesOut) {
   Pair s = Pair::make();
   ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 0), 0);

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <functional>
+#include <vector>
 
 #include "support.hpp"
 
@@ -114,6 +115,15 @@ TEST(Probe, BadInputIsEinvalOrEnobackend) {
 
 TEST(Probe, MeasuresTheLimitAndClosesEverything) {
   int rc = in_child(300, 300, [] {
+    // One poller of each backend is held open throughout: an emulation
+    // (libkqueue) opens descriptors of its own with its first kqueue and
+    // closes them some time after its last, which would blur the count.
+    std::vector<xpoll_t*> held;
+    for (const std::string& name : compiled_backends()) {
+      xpoll_t* p = nullptr;
+      if (xpoll_create(&p, name.c_str(), 0) != 0) return 10;
+      held.push_back(p);
+    }
     int before = open_descriptors();
     xpoll_probe_options_t o = options(XPOLL_PROBE_DESCRIPTORS | XPOLL_PROBE_BACKENDS | XPOLL_PROBE_CONNECTIONS);
     o.connections = 1000;  // more than fit: stops at EMFILE
@@ -122,7 +132,9 @@ TEST(Probe, MeasuresTheLimitAndClosesEverything) {
     r.size = sizeof r;
     if (xpoll_probe(&o, &r) != 0) return 1;
     if (open_descriptors() != before) return 2;  // everything opened was closed
+    for (xpoll_t* p : held) xpoll_destroy(p);
     if (r.descriptors < 300 - before - 2 || r.descriptors > 300 - before) return 3;
+    // (The held pollers' descriptors count in `before`: the probe had the rest.)
     if (r.descriptors_error != XPOLL_EMFILE) return 4;
     if (r.backend_count != static_cast<int>(compiled_backends().size())) return 5;
     for (int i = 0; i < r.backend_count; ++i)

@@ -321,7 +321,8 @@ XPOLL_API int xpoll_wait(xpoll_t *p, xpoll_event_t *events, int max, int timeout
  * @brief Makes the current wait return, or the next one if none is in progress.
  *
  * Wakes are coalesced: several wakes before a wait make one wait return.
- * Async-signal-safe after xpoll_create() has returned.
+ * Async-signal-safe after xpoll_create() has returned, except on the kqueue
+ * backend built on libkqueue (Linux), whose kevent() takes locks.
  *
  * @return 0, or ::XPOLL_EINVAL, ::XPOLL_EFORKED, ::XPOLL_EIO.
  *

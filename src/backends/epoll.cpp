@@ -101,12 +101,12 @@ class EpollBackend final : public Backend {
     // MOD, and ADD if that file is not registered.
     if (have == want) {
       int rc = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
-      return rc == XPOLL_EEXIST ? kKeptTag : rc == 0 ? kReplaced : rc;
+      return rc == XPOLL_EEXIST ? kKeptTag : rc == 0 ? kMayLinger : rc;
     }
     int rc = ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
     if (rc != XPOLL_ENOENT) return rc;
     rc = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
-    return rc == 0 ? kReplaced : rc;
+    return rc == 0 ? kMayLinger : rc;
   }
 
   int wait(int max, int timeout_ms) noexcept override {

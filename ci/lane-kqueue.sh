@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Lane: the kqueue backend on Linux against an installed libkqueue, beside
+# epoll, poll and select, with every test. libkqueue is not a Debian package
+# and nothing here builds it: the lane looks for an installation (pkg-config,
+# XPOLL_LIBKQUEUE_ROOT, /opt/libkqueue, /usr/local) and otherwise says it
+# skipped (exit 77).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=""
+for r in "${XPOLL_LIBKQUEUE_ROOT:-}" /opt/libkqueue /usr/local; do
+  if [ -n "$r" ] && compgen -G "$r/lib*/pkgconfig/libkqueue.pc" >/dev/null; then
+    root=$r
+    break
+  fi
+done
+if [ -z "$root" ] && ! pkg-config --exists libkqueue 2>/dev/null; then
+  echo "lane kqueue: skipped: libkqueue is not installed (looked for pkg-config libkqueue, \$XPOLL_LIBKQUEUE_ROOT, /opt/libkqueue, /usr/local)"
+  exit 77
+fi
+build=build/kqueue
+rm -rf "$build"
+mkdir -p build
+cmake -S . -B "$build" -DXPOLL_WERROR=ON -DXPOLL_BACKEND_KQUEUE=ON ${root:+-DXPOLL_LIBKQUEUE_ROOT="$root"} \
+  >build/kqueue-configure.log 2>&1 || { cat build/kqueue-configure.log; exit 1; }
+grep -E '^-- (kqueue:|xpoll)' build/kqueue-configure.log || true
+cmake --build "$build" -j2 >build/kqueue-build.log 2>&1 || { tail -n 60 build/kqueue-build.log; exit 1; }
+ctest --test-dir "$build" -j2 --output-on-failure --timeout 300
