@@ -41,14 +41,18 @@ class Fd {
   int fd_ = -1;
 };
 
-inline void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+// Non-blocking and close-on-exec (macOS has no SOCK_NONBLOCK or SOCK_CLOEXEC).
+inline void set_nonblocking(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
 
 // A connected pair of non-blocking stream sockets.
 struct Pair {
   Fd a, b;
   static Pair make() {
     int sv[2] = {-1, -1};
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return {};
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return {};
     set_nonblocking(sv[0]);
     set_nonblocking(sv[1]);
     return Pair{Fd(sv[0]), Fd(sv[1])};
