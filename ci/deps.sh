@@ -2,7 +2,8 @@
 # Installs the Debian packages the test lanes need. Quiet, and fast when they
 # are already there: apt-get runs only for what is missing.
 set -euo pipefail
-packages=(cmake g++ make libgtest-dev pkg-config clang python3-jsonschema python3-yaml doxygen graphviz abigail-tools)
+packages=(cmake g++ make libgtest-dev pkg-config clang python3-jsonschema python3-yaml doxygen graphviz abigail-tools
+  python3-venv python3-setuptools python3-wheel python3-pytest)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

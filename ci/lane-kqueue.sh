@@ -6,17 +6,11 @@
 # skipped (exit 77).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=""
-for r in "${XPOLL_LIBKQUEUE_ROOT:-}" /opt/libkqueue /usr/local; do
-  if [ -n "$r" ] && compgen -G "$r/lib*/pkgconfig/libkqueue.pc" >/dev/null; then
-    root=$r
-    break
-  fi
-done
-if [ -z "$root" ] && ! pkg-config --exists libkqueue 2>/dev/null; then
+if ! root=$(bash ci/find-libkqueue.sh); then
   echo "lane kqueue: skipped: libkqueue is not installed (looked for pkg-config libkqueue, \$XPOLL_LIBKQUEUE_ROOT, /opt/libkqueue, /usr/local)"
   exit 77
 fi
+[ "$root" = pkg-config ] && root=""
 build=build/kqueue
 rm -rf "$build"
 mkdir -p build

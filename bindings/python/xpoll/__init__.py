@@ -1,0 +1,367 @@
+"""xpoll: a portable I/O readiness poller (epoll, kqueue, poll, select) behind one interface.
+
+    import xpoll
+    with xpoll.Poller() as p:                      # the best compiled backend
+        p.register(sock, xpoll.IN, data="listener")
+        for fd, events, data in p.poll(1.0):
+            ...
+
+xpoll.selectors.XpollSelector is a selectors.BaseSelector for asyncio and selector-based code.
+"""
+import ctypes
+import errno
+import math
+import struct
+import time
+
+from ._lib import LIMIT_FIELDS, PROBE_MAX_BACKENDS, Event, Limits, ProbeOptions, ProbeResult, lib
+
+__all__ = ["Poller", "backends", "backend_capabilities", "limits", "raise_nofile", "probe", "version",
+           "IN", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "UNLIMITED"]
+
+# Event and mode bits (xpoll.h).
+IN = 0x0001
+OUT = 0x0004
+ERR = 0x0008
+HUP = 0x0010
+RDHUP = 0x2000
+ONESHOT = 0x10000
+EDGE = 0x20000
+_MODES = {"level": 0, "oneshot": ONESHOT, "edge": EDGE}
+
+_CAPS = {0x01: "oneshot", 0x02: "edge", 0x04: "rdhup", 0x08: "nonsocket", 0x10: "unbounded", 0x20: "live_changes",
+         0x40: "hangup"}
+
+# Error codes (xpoll.h) and what each becomes in Python.
+EINVAL, EBADF, EEXIST, ENOENT, ENOMEM, ENOTSUP, ENOBACKEND, EBUSY, EINTR, ERANGE, EMFILE, ENFILE, EFORKED, EPERM, EIO = \
+    range(-1, -16, -1)
+_ERRNO = {EBADF: errno.EBADF, EEXIST: errno.EEXIST, ENOENT: errno.ENOENT, ENOTSUP: errno.ENOTSUP,
+          EBUSY: errno.EBUSY, ERANGE: errno.ERANGE, EMFILE: errno.EMFILE, ENFILE: errno.ENFILE, EPERM: errno.EPERM,
+          EIO: errno.EIO}
+WAIT_MAX = 1048576
+UNLIMITED = math.inf
+_EVENT_SIZE = ctypes.sizeof(Event)
+_EVENT_FMT = "=QiI" if _EVENT_SIZE == 16 else "=QQI4x"
+
+
+def _strerror(rc):
+    return lib.xpoll_strerror(rc).decode()
+
+
+def _error(rc, fd=None):
+    """The Python exception for an XPOLL_E* code."""
+    if rc == EINVAL:
+        return ValueError(f"xpoll: {_strerror(rc)}")
+    if rc == ENOMEM:
+        return MemoryError(f"xpoll: {_strerror(rc)}")
+    if rc == EFORKED:
+        return RuntimeError("xpoll: this poller was created before fork(); create a new one in the child")
+    if rc == ENOBACKEND:
+        return ValueError(f"xpoll: {_strerror(rc)}")
+    code = _ERRNO.get(rc, errno.EIO)
+    e = OSError(code, f"{_strerror(rc)} ({lib.xpoll_errname(rc).decode()})")
+    if fd is not None:
+        e.filename = f"fd {fd}"
+    return e
+
+
+def _fileno(fileobj):
+    """A descriptor from an int or an object with fileno(), as select.epoll takes them."""
+    if isinstance(fileobj, bool):
+        raise TypeError("a descriptor must be an int or have a fileno() method, not bool")
+    if isinstance(fileobj, int):
+        fd = fileobj
+    else:
+        try:
+            fd = int(fileobj.fileno())
+        except AttributeError:
+            raise TypeError(f"a descriptor must be an int or have a fileno() method, not {type(fileobj).__name__}") \
+                from None
+    if fd < 0:
+        raise ValueError(f"invalid file descriptor: {fd}")
+    if fd > 0x7fffffff:
+        raise OverflowError(f"file descriptor too large: {fd}")
+    return fd
+
+
+def _mask(events, mode):
+    if not isinstance(events, int) or isinstance(events, bool):
+        raise TypeError(f"events must be an int, not {type(events).__name__}")
+    if mode is not None:
+        try:
+            events |= _MODES[mode]
+        except KeyError:
+            raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {mode!r}") from None
+    if events < 0 or events > 0xffffffff:
+        raise ValueError(f"invalid event mask: {events:#x}")
+    return events
+
+
+def _timeout_ms(timeout):
+    """select.epoll's rule: None or negative waits forever; else seconds, rounded up to ms."""
+    if timeout is None or timeout < 0:
+        return -1
+    return min(math.ceil(timeout * 1000), 0x7fffffff)
+
+
+def version():
+    """The C library's version, as "major.minor.patch"."""
+    return lib.xpoll_version_string().decode()
+
+
+def backends():
+    """The compiled backends, best first."""
+    n = lib.xpoll_backends(None, 0)
+    names = (ctypes.c_char_p * n)()
+    lib.xpoll_backends(names, n)
+    return [x.decode() for x in names]
+
+
+def _cap_names(bits):
+    return frozenset(name for bit, name in _CAPS.items() if bits & bit)
+
+
+def backend_capabilities(name):
+    """The capabilities of a compiled backend, as a frozenset of names ("edge", "oneshot", ...)."""
+    rc = lib.xpoll_backend_capabilities(name.encode())
+    if rc < 0:
+        raise _no_backend(name) if rc == ENOBACKEND else _error(rc)
+    return _cap_names(rc)
+
+
+def _no_backend(name):
+    return ValueError(f"xpoll: no backend {name!r} is compiled in (compiled: {', '.join(backends())})")
+
+
+_KEEP = object()
+
+
+class Poller:
+    """A poller over one xpoll backend.
+
+    Poller(backend=None) opens the named backend ("epoll", "kqueue", "poll", "select"), or the best one
+    ($XPOLL_BACKEND overrides that choice). Descriptors are ints or objects with fileno(); the data given
+    at registration comes back with each event. Errors are the usual exceptions: FileExistsError for a
+    second registration, FileNotFoundError for an unknown descriptor, OSError(EBADF) for a closed one,
+    ValueError and TypeError for bad arguments, OSError(ENOTSUP) for a mode the backend lacks.
+    """
+
+    def __init__(self, backend=None):
+        if backend is not None and not isinstance(backend, str):
+            raise TypeError(f"backend must be a str or None, not {type(backend).__name__}")
+        handle = ctypes.c_void_p()
+        rc = lib.xpoll_create(ctypes.byref(handle), backend.encode() if backend else None, 0)
+        if rc == ENOBACKEND:
+            import os
+            raise _no_backend(backend or os.environ.get("XPOLL_BACKEND", ""))
+        if rc < 0:
+            raise _error(rc)
+        self._p = handle
+        self._data = {}
+        self._buf = self._view = None
+        self._buf_len = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def close(self):
+        """Destroys the poller; further calls raise ValueError. Closing twice is harmless."""
+        p, self._p = getattr(self, "_p", None), None
+        if p:
+            lib.xpoll_destroy(p)
+        self._data = {}
+
+    @property
+    def closed(self):
+        return self._p is None
+
+    def __enter__(self):
+        self._handle()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _handle(self):
+        if self._p is None:
+            raise ValueError("I/O operation on a closed poller")
+        return self._p
+
+    # -- identity --------------------------------------------------------------------------------------
+
+    @property
+    def backend(self):
+        """The backend's name."""
+        return lib.xpoll_backend(self._handle()).decode()
+
+    @property
+    def capabilities(self):
+        """What the backend can do: a frozenset of "oneshot", "edge", "rdhup", "nonsocket", "unbounded",
+        "live_changes", "hangup"."""
+        return _cap_names(lib.xpoll_capabilities(self._handle()))
+
+    # -- registrations ---------------------------------------------------------------------------------
+
+    def register(self, fileobj, events=IN, data=None, *, mode=None):
+        """Watches fileobj for events (IN, OUT, RDHUP; ERR and HUP always). mode is "level" (default),
+        "oneshot" or "edge", or give ONESHOT or EDGE in events."""
+        fd = _fileno(fileobj)
+        mask = _mask(events, mode)
+        rc = lib.xpoll_add(self._handle(), fd, mask, fd)
+        if rc < 0:
+            raise _error(rc, fd)
+        self._data[fd] = data
+
+    def modify(self, fileobj, events, data=_KEEP, *, mode=None):
+        """Changes the interest (and the data, if given); re-arms a oneshot registration."""
+        fd = _fileno(fileobj)
+        mask = _mask(events, mode)
+        rc = lib.xpoll_modify(self._handle(), fd, mask, fd)
+        if rc < 0:
+            raise _error(rc, fd)
+        if data is not _KEEP:
+            self._data[fd] = data
+
+    def unregister(self, fileobj):
+        """Stops watching fileobj; nothing of it is reported afterwards. Returns its data."""
+        fd = _fileno(fileobj)
+        rc = lib.xpoll_remove(self._handle(), fd)
+        if rc < 0:
+            raise _error(rc, fd)
+        return self._data.pop(fd, None)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __contains__(self, fileobj):
+        try:
+            return _fileno(fileobj) in self._data
+        except (TypeError, ValueError):
+            return False
+
+    # -- waiting ---------------------------------------------------------------------------------------
+
+    def poll(self, timeout=None, maxevents=-1):
+        """Waits up to timeout seconds (None: forever, 0: not at all) for events. Returns a list of
+        (fd, events, data). A signal that arrives runs its Python handler, and the wait goes on with the
+        time left (PEP 475) unless the handler raised."""
+        p = self._handle()
+        if maxevents is None or maxevents < 0:
+            maxevents = max(len(self._data), 1)
+        elif maxevents == 0 or maxevents > WAIT_MAX:
+            raise ValueError(f"maxevents must be between 1 and {WAIT_MAX}, or negative for all")
+        maxevents = min(maxevents, WAIT_MAX)
+        if self._buf_len < maxevents:
+            self._buf_len = max(maxevents, 64)
+            self._buf = ctypes.create_string_buffer(self._buf_len * _EVENT_SIZE)
+            self._view = memoryview(self._buf).cast("B")
+        ms = _timeout_ms(timeout)
+        deadline = None if ms <= 0 else time.monotonic() + ms / 1000
+        while True:
+            n = lib.xpoll_wait(p, self._buf, maxevents, ms)
+            if n != EINTR:
+                break
+            # Back in Python: a pending signal handler has run by now (and an exception it raised
+            # propagates from here). Wait again for what is left.
+            if deadline is not None:
+                ms = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+        if n < 0:
+            raise _error(n)
+        data = self._data
+        return [(fd, ev, data.get(fd)) for _, fd, ev in struct.iter_unpack(_EVENT_FMT, self._view[:n * _EVENT_SIZE])]
+
+    def wake(self):
+        """Makes the current poll() in another thread return (with what is ready, or nothing), or the
+        next one if none is waiting. Wakes are coalesced."""
+        rc = lib.xpoll_wake(self._handle())
+        if rc < 0:
+            raise _error(rc)
+
+
+# -- the probe ---------------------------------------------------------------------------------------------
+
+def _limit_value(v):
+    if v == -1:
+        return None
+    if v == 0x7fffffffffffffff:
+        return UNLIMITED
+    return v
+
+
+def limits():
+    """The descriptor limits: {name: {"value": int, None (unknown) or UNLIMITED, "source": str or None}}.
+    A None source means the limit does not apply on this OS."""
+    l = Limits()
+    l.size = ctypes.sizeof(Limits)
+    rc = lib.xpoll_read_limits(ctypes.byref(l))
+    if rc < 0:
+        raise _error(rc)
+    out = {}
+    for name in LIMIT_FIELDS:
+        f = getattr(l, name)
+        out[name] = {"value": _limit_value(f.value) if f.source else None,
+                     "source": f.source.decode() if f.source else None}
+    return out
+
+
+def raise_nofile():
+    """Raises the soft descriptor limit as far as allowed. Returns (before, after)."""
+    before, after = ctypes.c_int64(), ctypes.c_int64()
+    rc = lib.xpoll_raise_nofile(ctypes.byref(before), ctypes.byref(after))
+    if rc < 0:
+        raise _error(rc)
+    return _limit_value(before.value), _limit_value(after.value)
+
+
+_STEPS = {"descriptors": 0x1, "backends": 0x2, "connections": 0x4}
+
+
+def probe(steps=("descriptors", "backends"), *, max_descriptors=0, connections=0, timeout=0, ready=0, backend=None):
+    """Measures what this process can hold (see xpoll-probe). steps: any of "descriptors", "backends",
+    "connections". Returns a dict shaped like the descriptors, backends and connections of
+    xpoll-probe --json."""
+    mask = 0
+    for s in steps:
+        if s not in _STEPS:
+            raise ValueError(f"unknown probe step {s!r}: use {', '.join(_STEPS)}")
+        mask |= _STEPS[s]
+    for name, v in (("max_descriptors", max_descriptors), ("connections", connections), ("ready", ready),
+                    ("timeout", timeout)):
+        if not isinstance(v, (int, float)) or v < 0:
+            raise ValueError(f"{name} must be a non-negative number")
+    o = ProbeOptions()
+    o.size = ctypes.sizeof(ProbeOptions)
+    o.steps = mask
+    o.max_descriptors = int(max_descriptors)
+    o.connections = int(connections)
+    o.timeout_ms = int(timeout * 1000)
+    o.ready = int(ready)
+    o.backend = backend.encode() if backend else None
+    r = ProbeResult()
+    r.size = ctypes.sizeof(ProbeResult)
+    rc = lib.xpoll_probe(ctypes.byref(o), ctypes.byref(r))
+    if rc == ENOBACKEND:
+        raise _no_backend(backend)
+    if rc < 0:
+        raise _error(rc)
+    err = lambda e: lib.xpoll_errname(e).decode() if e else None  # noqa: E731
+    out = {"descriptors": None, "backends": [], "connections": None}
+    if r.steps & 0x1:
+        out["descriptors"] = {"opened": r.descriptors, "seconds": r.descriptors_ns / 1e9,
+                              "bytes_each": None if r.descriptor_bytes < 0 else r.descriptor_bytes,
+                              "stopped_by": err(r.descriptors_error)}
+    for b in r.backends[:min(r.backend_count, PROBE_MAX_BACKENDS)]:
+        out["backends"].append({"name": b.name.decode(), "capabilities": _cap_names(b.capabilities),
+                                "passed": bool(b.passed), "max_fd": b.max_fd, "registered": b.registered,
+                                "highest_fd": b.highest_fd, "ready_expected": b.ready_expected,
+                                "ready_reported": b.ready_reported, "wrong_reported": b.wrong_reported,
+                                "register_seconds": b.register_ns / 1e9, "wait_seconds": b.wait_ns / 1e9,
+                                "error": err(b.error)})
+    if r.steps & 0x4:
+        out["connections"] = {"tried": r.connections_tried, "held": r.connections_held,
+                              "seconds": r.connections_ns / 1e9,
+                              "bytes_each": None if r.connection_bytes < 0 else r.connection_bytes,
+                              "first_error": r.connections_error.decode() or None}
+    return out
