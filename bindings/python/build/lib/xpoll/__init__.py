@@ -12,6 +12,7 @@ import ctypes
 import errno
 import math
 import struct
+import sys
 import time
 
 from ._lib import LIMIT_FIELDS, PROBE_MAX_BACKENDS, Event, Limits, ProbeOptions, ProbeResult, lib
@@ -42,6 +43,21 @@ WAIT_MAX = 1048576
 UNLIMITED = math.inf
 _EVENT_SIZE = ctypes.sizeof(Event)
 _EVENT_FMT = "=QiI" if _EVENT_SIZE == 16 else "=QQI4x"
+_iter_unpack = struct.iter_unpack
+# The hot path calls xpoll_wait without declared argtypes: ctypes then passes the handle (a c_void_p),
+# the buffer (a char array) and the two ints as they are, which halves the cost of the call. The
+# ints are bounded to C int range before every call.
+_xpoll_wait = lib["xpoll_wait"]
+_xpoll_wait.restype = ctypes.c_int
+# Likewise for registrations where a descriptor is a C int (not Windows, whose SOCKET is 64-bit). The
+# C data is not used (events are mapped back to Python data by descriptor): a constant zero, typed.
+if sys.platform != "win32":
+    _xpoll_add, _xpoll_modify, _xpoll_remove = lib["xpoll_add"], lib["xpoll_modify"], lib["xpoll_remove"]
+    for _f in (_xpoll_add, _xpoll_modify, _xpoll_remove):
+        _f.restype = ctypes.c_int
+else:
+    _xpoll_add, _xpoll_modify, _xpoll_remove = lib.xpoll_add, lib.xpoll_modify, lib.xpoll_remove
+_NO_DATA = ctypes.c_uint64(0)
 
 
 def _strerror(rc):
@@ -209,7 +225,7 @@ class Poller:
         "oneshot" or "edge", or give ONESHOT or EDGE in events."""
         fd = _fileno(fileobj)
         mask = _mask(events, mode)
-        rc = lib.xpoll_add(self._handle(), fd, mask, fd)
+        rc = _xpoll_add(self._handle(), fd, mask, _NO_DATA)
         if rc < 0:
             raise _error(rc, fd)
         self._data[fd] = data
@@ -218,7 +234,7 @@ class Poller:
         """Changes the interest (and the data, if given); re-arms a oneshot registration."""
         fd = _fileno(fileobj)
         mask = _mask(events, mode)
-        rc = lib.xpoll_modify(self._handle(), fd, mask, fd)
+        rc = _xpoll_modify(self._handle(), fd, mask, _NO_DATA)
         if rc < 0:
             raise _error(rc, fd)
         if data is not _KEEP:
@@ -227,7 +243,7 @@ class Poller:
     def unregister(self, fileobj):
         """Stops watching fileobj; nothing of it is reported afterwards. Returns its data."""
         fd = _fileno(fileobj)
-        rc = lib.xpoll_remove(self._handle(), fd)
+        rc = _xpoll_remove(self._handle(), fd)
         if rc < 0:
             raise _error(rc, fd)
         return self._data.pop(fd, None)
@@ -252,25 +268,29 @@ class Poller:
             maxevents = max(len(self._data), 1)
         elif maxevents == 0 or maxevents > WAIT_MAX:
             raise ValueError(f"maxevents must be between 1 and {WAIT_MAX}, or negative for all")
-        maxevents = min(maxevents, WAIT_MAX)
+        n = self._wait(min(maxevents, WAIT_MAX), _timeout_ms(timeout))
+        data = self._data
+        return [(fd, ev, data.get(fd)) for _, fd, ev in _iter_unpack(_EVENT_FMT, self._view[:n * _EVENT_SIZE])]
+
+    def _wait(self, maxevents, ms):
+        """Waits into self._buf; returns the count. The hot path is one C call."""
         if self._buf_len < maxevents:
             self._buf_len = max(maxevents, 64)
             self._buf = ctypes.create_string_buffer(self._buf_len * _EVENT_SIZE)
             self._view = memoryview(self._buf).cast("B")
-        ms = _timeout_ms(timeout)
+        n = _xpoll_wait(self._p, self._buf, maxevents, ms)
+        if n >= 0:
+            return n
         deadline = None if ms <= 0 else time.monotonic() + ms / 1000
-        while True:
-            n = lib.xpoll_wait(p, self._buf, maxevents, ms)
-            if n != EINTR:
-                break
+        while n == EINTR:
             # Back in Python: a pending signal handler has run by now (and an exception it raised
             # propagates from here). Wait again for what is left.
             if deadline is not None:
                 ms = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+            n = _xpoll_wait(self._handle(), self._buf, maxevents, ms)
         if n < 0:
             raise _error(n)
-        data = self._data
-        return [(fd, ev, data.get(fd)) for _, fd, ev in struct.iter_unpack(_EVENT_FMT, self._view[:n * _EVENT_SIZE])]
+        return n
 
     def wake(self):
         """Makes the current poll() in another thread return (with what is ready, or nothing), or the

@@ -12,7 +12,10 @@ import math
 import selectors
 from selectors import EVENT_READ, EVENT_WRITE, SelectorKey
 
-from . import IN, OUT, Poller
+from . import _EVENT_FMT, _EVENT_SIZE, _NO_DATA, IN, OUT, Poller, _error, _iter_unpack, _xpoll_add, _xpoll_modify, \
+    _xpoll_remove
+
+assert IN == EVENT_READ and OUT == EVENT_WRITE << 1  # select() maps the bits by shifting
 
 __all__ = ["XpollSelector", "EVENT_READ", "EVENT_WRITE"]
 
@@ -99,11 +102,16 @@ class XpollSelector(selectors.BaseSelector):
     def register(self, fileobj, events, data=None):
         if (not events) or (events & ~(EVENT_READ | EVENT_WRITE)):
             raise ValueError(f"Invalid events: {events!r}")
-        key = SelectorKey(fileobj, self._fileobj_lookup(fileobj), events, data)
-        if key.fd in self._fd_to_key:
-            raise KeyError(f"{fileobj!r} (FD {key.fd}) is already registered")
-        self._poller.register(key.fd, self._mask(events))  # OSError (EBADF ...) propagates, nothing kept
-        self._fd_to_key[key.fd] = key
+        fd = self._fileobj_lookup(fileobj)
+        if fd in self._fd_to_key:
+            raise KeyError(f"{fileobj!r} (FD {fd}) is already registered")
+        if fd > 0x7fffffff:
+            raise ValueError(f"Invalid file descriptor: {fd}")
+        rc = _xpoll_add(self._poller._handle(), fd, self._mask(events), _NO_DATA)
+        if rc < 0:
+            raise _error(rc, fd)  # OSError (EBADF ...); nothing is kept
+        key = SelectorKey(fileobj, fd, events, data)
+        self._fd_to_key[fd] = key
         return key
 
     def unregister(self, fileobj):
@@ -111,10 +119,8 @@ class XpollSelector(selectors.BaseSelector):
             key = self._fd_to_key.pop(self._fileobj_lookup(fileobj))
         except KeyError:
             raise KeyError(f"{fileobj!r} is not registered") from None
-        try:
-            self._poller.unregister(key.fd)
-        except OSError:
-            pass  # closed before it was unregistered: the poller has let it go
+        # A descriptor closed before it was unregistered is let go all the same.
+        _xpoll_remove(self._poller._handle(), key.fd)
         return key
 
     def modify(self, fileobj, events, data=None):
@@ -125,7 +131,9 @@ class XpollSelector(selectors.BaseSelector):
         if (not events) or (events & ~(EVENT_READ | EVENT_WRITE)):
             raise ValueError(f"Invalid events: {events!r}")
         if events != key.events:
-            self._poller.modify(key.fd, self._mask(events))
+            rc = _xpoll_modify(self._poller._handle(), key.fd, self._mask(events), _NO_DATA)
+            if rc < 0:
+                raise _error(rc, key.fd)
             key = key._replace(events=events, data=data)
             self._fd_to_key[key.fd] = key
         elif data != key.data:
@@ -134,18 +142,29 @@ class XpollSelector(selectors.BaseSelector):
         return key
 
     def select(self, timeout=None):
-        if timeout is not None:
-            # The standard library's rule: non-positive means do not block; round up to milliseconds.
-            timeout = 0 if timeout <= 0 else math.ceil(timeout * 1e3) * 1e-3
-        ready = []
+        # The standard library's rule: None blocks, non-positive does not, else round up to milliseconds.
+        if timeout is None:
+            ms = -1
+        elif timeout <= 0:
+            ms = 0
+        else:
+            ms = min(math.ceil(timeout * 1e3), 0x7fffffff)
         fd_to_key = self._fd_to_key
-        for fd, ev, _ in self._poller.poll(timeout, max(len(fd_to_key), 1)):
+        poller = self._poller
+        if poller._p is None:
+            raise ValueError("I/O operation on a closed selector")
+        n = poller._wait(len(fd_to_key) or 1, ms)
+        if n == 0:
+            return []
+        ready = []
+        # IN is EVENT_READ's bit; OUT (4) becomes EVENT_WRITE (2). Errors and hang-ups arrive with IN
+        # or OUT set already, as the interest asked.
+        for _, fd, ev in _iter_unpack(_EVENT_FMT, poller._view[:n * _EVENT_SIZE]):
             key = fd_to_key.get(fd)
-            if key is None:
-                continue
-            events = (EVENT_READ if ev & IN else 0) | (EVENT_WRITE if ev & OUT else 0)
-            if events & key.events:
-                ready.append((key, events & key.events))
+            if key is not None:
+                events = ((ev & IN) | ((ev & OUT) >> 1)) & key.events
+                if events:
+                    ready.append((key, events))
         return ready
 
     def wake(self):
