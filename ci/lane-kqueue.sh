@@ -19,3 +19,9 @@ cmake -S . -B "$build" -DXPOLL_WERROR=ON -DXPOLL_BACKEND_KQUEUE=ON ${root:+-DXPO
 grep -E '^-- (kqueue:|xpoll)' build/kqueue-configure.log || true
 cmake --build "$build" -j2 >build/kqueue-build.log 2>&1 || { tail -n 60 build/kqueue-build.log; exit 1; }
 ctest --test-dir "$build" -j2 --output-on-failure --timeout 300
+# Once more, the kqueue tests only, with the self-pipe wake of systems that lack EVFILT_USER.
+cmake -S . -B "$build-pipe" -DXPOLL_WERROR=ON -DXPOLL_BACKEND_KQUEUE=ON -DXPOLL_KQUEUE_PIPE_WAKE=ON \
+  ${root:+-DXPOLL_LIBKQUEUE_ROOT="$root"} >build/kqueue-pipe.log 2>&1 || { cat build/kqueue-pipe.log; exit 1; }
+cmake --build "$build-pipe" -j2 >>build/kqueue-pipe.log 2>&1 || { tail -n 60 build/kqueue-pipe.log; exit 1; }
+echo "kqueue with the self-pipe wake:"
+ctest --test-dir "$build-pipe" -j2 --output-on-failure --timeout 300 -R 'kqueue'
