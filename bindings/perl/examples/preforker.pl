@@ -1,0 +1,112 @@
+#!/usr/bin/perl
+# The classic pre-forking server, with XPoll. A parent keeps a pool of worker
+# processes that share one listening socket; each worker serves many clients
+# at once through one XPoll poller (a line-echo protocol: each line comes back
+# prefixed with the worker's pid) and exits after serving a budget of clients.
+# The parent replaces workers as they exit and, on SIGINT or SIGTERM, stops
+# them all and exits cleanly.
+#
+#   perl examples/preforker.pl [--port N] [--workers N] [--budget N] [--backend NAME]
+#
+# It prints "listening on 127.0.0.1:PORT", then "worker PID started/exited".
+use strict;
+use warnings;
+
+use Errno qw(EAGAIN EINTR EWOULDBLOCK);
+use Getopt::Long qw(GetOptions);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use XPoll qw(IN);
+
+my %opt = (port => 0, workers => 4, budget => 100, backend => undef);
+GetOptions(\%opt, 'port=i', 'workers=i', 'budget=i', 'backend=s') or die "usage: $0 [--port N] [--workers N] [--budget N] [--backend NAME]\n";
+die "--workers and --budget must be positive\n" unless $opt{workers} > 0 && $opt{budget} > 0;
+
+my $listener = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $opt{port}, Listen => 1024,
+                                     ReuseAddr => 1, Blocking => 0)
+  or die "cannot listen on 127.0.0.1:$opt{port}: $!\n";
+$| = 1;
+print "listening on 127.0.0.1:", $listener->sockport, "\n";
+
+my %workers;
+my $stopping = 0;
+$SIG{INT} = $SIG{TERM} = sub { $stopping = 1 };
+
+sub spawn {
+  my $pid = fork;
+  die "fork: $!\n" unless defined $pid;
+  if ($pid == 0) {
+    $SIG{INT} = $SIG{TERM} = 'DEFAULT';
+    exit(worker());
+  }
+  $workers{$pid} = 1;
+  print "worker $pid started\n";
+}
+
+# One worker: accepts until its budget is used, serves every client it took,
+# and exits when the last of them has gone.
+sub worker {
+  my $poller = XPoll->new(backend => $opt{backend});
+  $poller->add($listener, IN, 'listener');
+  my ($accepted, $open) = (0, 0);
+  my %pending;
+  while ($accepted < $opt{budget} || $open > 0) {
+    for my $ev ($poller->wait(1)) {
+      my ($fh, undef, $what) = @$ev;
+      if ($what eq 'listener') {
+        while ($accepted < $opt{budget}) {
+          my $client = $listener->accept or last;    # another worker may have taken it
+          $client->blocking(0);
+          $poller->add($client, IN, 'client');
+          $accepted++;
+          $open++;
+        }
+        $poller->remove($listener) if $accepted >= $opt{budget};
+        next;
+      }
+      my $n = sysread($fh, my $chunk, 4096);
+      next if !defined $n && ($! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR);
+      if (!$n) {
+        $poller->remove($fh);
+        delete $pending{ fileno $fh };
+        close $fh;
+        $open--;
+        next;
+      }
+      my $buf = \$pending{ fileno $fh };
+      $$buf .= $chunk;
+      while ($$buf =~ s/\A([^\n]*\n)//) {
+        my $reply = "$$ $1";
+        syswrite($fh, $reply) == length $reply or last;    # small replies: the buffer has room
+      }
+    }
+  }
+  return 0;
+}
+
+spawn() for 1 .. $opt{workers};
+while (!$stopping) {
+  while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
+    next unless delete $workers{$pid};
+    print "worker $pid exited (status $?)\n";
+    spawn() unless $stopping;
+  }
+  sleep 0.05;
+}
+
+# Stop: TERM every worker, wait up to 5 s, then KILL what is left; reap all.
+kill 'TERM', keys %workers;
+my $deadline = time + 5;
+while (%workers && time < $deadline) {
+  while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
+    print "worker $pid stopped\n" if delete $workers{$pid};
+  }
+  sleep 0.02 if %workers;
+}
+if (%workers) {
+  kill 'KILL', keys %workers;
+  waitpid($_, 0) for keys %workers;
+}
+print "stopped\n";
+exit 0;

@@ -1,0 +1,164 @@
+package XPoll::Poll;
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use IO::Poll qw(POLLIN POLLPRI POLLOUT POLLERR POLLHUP POLLNVAL POLLRDNORM POLLWRNORM POLLRDBAND POLLWRBAND);
+use XPoll qw(IN OUT ERR HUP);
+
+our $VERSION = '1.00';
+
+# IO::Poll's masks in, xpoll's interest out; and back.
+my $READ  = POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND;
+my $WRITE = POLLOUT | POLLWRNORM | POLLWRBAND;
+
+sub new {
+  my ($class, %opt) = @_;
+  return bless { xp => XPoll->new(%opt), mask => {}, io => {}, ev => {} }, $class;
+}
+
+sub _fd {
+  my ($io) = @_;
+  my $fd = defined $io ? fileno($io) : undef;
+  croak "XPoll::Poll: not an open handle" unless defined $fd;
+  return $fd;
+}
+
+# mask(IO) returns the mask; mask(IO, MASK) sets it, and a MASK of 0 removes IO.
+sub mask {
+  my ($self, $io, @mask) = @_;
+  my $fd = _fd($io);
+  return $self->{mask}{$fd} unless @mask;
+  my $mask = $mask[0] // 0;
+  if (!$mask) {
+    $self->remove($io);
+    return;
+  }
+  my $interest = ($mask & $READ ? IN : 0) | ($mask & $WRITE ? OUT : 0);
+  if (exists $self->{mask}{$fd}) {
+    $self->{xp}->modify($fd, $interest);
+  } else {
+    $self->{xp}->add($fd, $interest);
+  }
+  $self->{mask}{$fd} = $mask;
+  $self->{io}{$fd}   = $io;
+  return $mask;
+}
+
+sub remove {
+  my ($self, $io) = @_;
+  my $fd = _fd($io);
+  return unless exists $self->{mask}{$fd};
+  delete $self->{$_}{$fd} for qw(mask io ev);
+  eval { $self->{xp}->remove($fd); 1 };
+  return;
+}
+
+# poll(TIMEOUT): seconds, undef or negative for ever. Returns how many handles have events, as
+# IO::Poll does; events(IO) then says which.
+sub poll {
+  my ($self, $timeout) = @_;
+  $self->{ev} = {};
+  my $n = keys %{ $self->{mask} };
+  return 0 unless $n || defined $timeout;
+  for my $e ($self->{xp}->wait($timeout, $n || 1)) {
+    my ($fd, $events) = @$e;
+    my $mask = $self->{mask}{$fd} // next;
+    my $rev  = 0;
+    $rev |= $mask & $READ  if $events & IN;
+    $rev |= $mask & $WRITE if $events & OUT;
+    $rev |= POLLERR        if $events & ERR;
+    $rev |= POLLHUP        if $events & HUP;
+    $self->{ev}{$fd} = $rev if $rev;
+  }
+  return scalar keys %{ $self->{ev} };
+}
+
+# As IO::Poll answers: the events, or an empty string for a handle the last poll did not report.
+sub events {
+  my ($self, $io) = @_;
+  my $fd = _fd($io);
+  return exists $self->{ev}{$fd} ? $self->{ev}{$fd} : '';
+}
+
+# handles() lists every handle; handles(MASK) those whose last events had a bit of MASK.
+sub handles {
+  my ($self, @mask) = @_;
+  my @fds = @mask ? grep { ($self->{ev}{$_} // 0) & $mask[0] } keys %{ $self->{ev} } : keys %{ $self->{io} };
+  return map { $self->{io}{$_} } sort { $a <=> $b } @fds;
+}
+
+sub backend { $_[0]{xp}->backend }
+
+1;
+
+__END__
+
+=head1 NAME
+
+XPoll::Poll - the IO::Poll interface over any xpoll backend
+
+=head1 SYNOPSIS
+
+  use IO::Poll qw(POLLIN POLLOUT);
+  use XPoll::Poll;
+
+  my $poll = XPoll::Poll->new;                  # was: IO::Poll->new
+  $poll->mask($socket => POLLIN);
+  $poll->poll(1.0);
+  for my $h ($poll->handles(POLLIN)) { ... }
+
+=head1 DESCRIPTION
+
+The methods and masks of L<IO::Poll>, so that code written for it moves over by changing its
+constructor, and gains epoll or kqueue (or keeps poll, or takes select) with xpoll's guarantees.
+
+=head1 METHODS
+
+=head2 new
+
+  XPoll::Poll->new(backend => 'epoll')
+
+Takes the options of C<< XPoll->new >>; without them, the best backend.
+
+=head2 mask
+
+  $poll->mask($io, $mask);   # set; a mask of 0 removes $io
+  my $mask = $poll->mask($io);
+
+C<POLLIN>, C<POLLPRI>, C<POLLRDNORM> and C<POLLRDBAND> ask for reading; C<POLLOUT>, C<POLLWRNORM>
+and C<POLLWRBAND> for writing. Errors and hang-ups are always reported.
+
+=head2 poll
+
+  my $count = $poll->poll($timeout);
+
+Waits up to C<$timeout> seconds (C<undef> or negative: until something happens) and returns the
+number of handles with events.
+
+=head2 events
+
+  my $events = $poll->events($io);
+
+What the last C<poll> reported for C<$io>: the asked bits that are ready, plus C<POLLERR> and
+C<POLLHUP>.
+
+=head2 handles
+
+  my @all   = $poll->handles;
+  my @ready = $poll->handles(POLLIN | POLLHUP);
+
+=head2 remove
+
+  $poll->remove($io);
+
+=head2 backend
+
+The xpoll backend underneath.
+
+=head1 SEE ALSO
+
+L<XPoll>, L<IO::Poll>.
+
+=cut

@@ -1,0 +1,41 @@
+use strict;
+use warnings;
+use Test::More;
+use IO::Poll qw(POLLIN POLLOUT POLLHUP);
+use Socket;
+use XPoll::Poll;
+
+# The same script, run against IO::Poll and against XPoll::Poll on every backend, gives the same answers.
+sub script {
+  my ($poll) = @_;
+  my @seen;
+  socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or die $!;
+  socketpair(my $c, my $d, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or die $!;
+  $_->blocking(0) for $a, $b, $c, $d;
+  $poll->mask($a => POLLIN);
+  $poll->mask($c => POLLIN | POLLOUT);
+  push @seen, ['mask', $poll->mask($a), $poll->mask($c)];
+  push @seen, ['poll', $poll->poll(0)];
+  push @seen, ['events', $poll->events($a), $poll->events($c)];
+  syswrite($b, 'x');
+  push @seen, ['poll', $poll->poll(2)];
+  push @seen, ['events', $poll->events($a), $poll->events($c)];
+  push @seen, ['readers', scalar(() = $poll->handles(POLLIN))];
+  push @seen, ['all', scalar(() = $poll->handles)];
+  $poll->mask($c => 0);                              # a mask of 0 removes
+  push @seen, ['after mask 0', scalar(() = $poll->handles), $poll->poll(2)];
+  $poll->remove($a);
+  push @seen, ['after remove', scalar(() = $poll->handles)];
+  $poll->mask($a => POLLIN);
+  close $b;
+  push @seen, ['peer closed', $poll->poll(2), ($poll->events($a) & POLLIN) ? 'in' : 'no in'];
+  return \@seen;
+}
+
+my $expected = script(IO::Poll->new);
+for my $backend (XPoll->backends) {
+  my $poll = XPoll::Poll->new(backend => $backend);
+  is($poll->backend, $backend, "XPoll::Poll on $backend");
+  is_deeply(script($poll), $expected, "$backend: the IO::Poll script gives IO::Poll's answers");
+}
+done_testing;

@@ -1,0 +1,77 @@
+use strict;
+use warnings;
+use Test::More;
+use IO::Select;
+use IO::Socket::INET;
+use Time::HiRes qw(time sleep);
+use XPoll;
+
+# Drives examples/preforker.pl with concurrent loopback clients on every backend: every reply is
+# checked, workers are replaced when they spend their budget, and SIGINT leaves no process behind.
+my $workers = 3;
+my $budget  = 10;
+my $rounds  = 2;
+my $clients = $workers * $budget;    # per round: every worker's whole budget
+
+sub read_line {
+  my ($fh, $deadline) = @_;
+  my $sel  = IO::Select->new($fh);
+  my $line = '';
+  while (time < $deadline) {
+    last unless $sel->can_read($deadline - time);
+    my $n = sysread($fh, my $c, 1);
+    return undef unless $n;
+    $line .= $c;
+    return $line if $c eq "\n";
+  }
+  return undef;
+}
+
+for my $backend (XPoll->backends) {
+  subtest $backend => sub {
+    my $pid = open(my $out, '-|', $^X, (map { "-I$_" } @INC), 'examples/preforker.pl',
+                   '--workers', $workers, '--budget', $budget, '--backend', $backend)
+      // die "cannot start the server: $!";
+    my $deadline = time + 60;
+    my $first = read_line($out, $deadline) // '';
+    my ($port) = $first =~ /listening on 127\.0\.0\.1:(\d+)/ or die "server said: $first";
+    my (%started, %bad);
+    my $served = 0;
+    for my $round (1 .. $rounds) {
+      # All of this round's clients connected at once, then each sends two lines.
+      my @socks = map {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10)
+          // die "connect: $!"
+      } 1 .. $clients;
+      for my $i (0 .. $#socks) {
+        for my $k (1, 2) {
+          my $line = "round $round client $i line $k\n";
+          syswrite($socks[$i], $line);
+          my $reply = read_line($socks[$i], $deadline) // '';
+          if ($reply =~ /^(\d+) \Q$line\E\z/) {
+            $served++ if $k == 2;
+            $started{$1}++;
+          } else {
+            $bad{"$round/$i/$k"} = $reply;
+          }
+        }
+      }
+      close $_ for @socks;
+    }
+    is($served, $rounds * $clients, "every client got both replies ($served)");
+    is_deeply(\%bad, {}, 'no reply was wrong');
+    ok(keys(%started) > $workers, 'workers were replaced after spending their budget: ' . keys(%started) . ' served');
+
+    kill 'INT', $pid;
+    my @log;
+    while (defined(my $line = read_line($out, $deadline))) { push @log, $line }
+    close $out;
+    is($?, 0, 'the server exited cleanly on SIGINT');
+    like($log[-1] // '', qr/^stopped$/, 'and said so');
+    my @all = map { /^worker (\d+) started/ ? $1 : () } $first, @log;
+    push @all, keys %started;
+    my @alive = grep { kill 0, $_ } @all;
+    is_deeply(\@alive, [], 'no worker is left behind');
+  };
+}
+done_testing;
