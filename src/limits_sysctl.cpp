@@ -1,8 +1,10 @@
 // Descriptor limits on macOS and the BSDs, from sysctl.
+// sys/sysctl.h needs sys/types.h before it on the BSDs: its own block.
+#include <sys/types.h>
+
 #include <dirent.h>
 #include <limits.h>
 #include <sys/sysctl.h>
-#include <sys/types.h>
 #include <unistd.h>
 
 #include "limits.hpp"

@@ -30,7 +30,10 @@ int remaining_ms(Clock::time_point deadline) noexcept {
 EventSink::Result EventSink::emit(xpoll_fd_t fd, uint32_t events, uint64_t tag) {
   return poller_.on_event(*this, fd, events, tag);
 }
-void EventSink::dead(xpoll_fd_t fd) { poller_.on_dead(fd); }
+void EventSink::dead(xpoll_fd_t fd) {
+  ++dead_;
+  poller_.on_dead(fd);
+}
 void EventSink::woken() { poller_.on_woken(*this); }
 
 Poller::Poller(std::unique_ptr<Backend> backend) noexcept
@@ -263,7 +266,9 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
     result = sink.count_;
     // Return with events, for a caller's wake, or at the deadline; go on
     // waiting after an internal wake or when all that was seen was stale.
-    if (sink.count_ > 0 || sink.user_wake_ || timeout_ms == 0) break;
+    // A round that found closed descriptors (select fails as a whole then)
+    // goes again, also without a time-out, for the others that are ready.
+    if (sink.count_ > 0 || sink.user_wake_ || (timeout_ms == 0 && sink.dead_ == 0)) break;
     if (timeout_ms > 0 && remaining_ms(deadline) == 0) break;
     stale_rounds = sink.woken_ ? 0 : stale_rounds + 1;
     if (stale_rounds > kMaxStaleRounds) break;

@@ -130,7 +130,9 @@ void open_descriptors(const xpoll_probe_options_t& o, xpoll_probe_result_t& r, D
   int64_t expect = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur : 1 << 20;
   if (o.max_descriptors > 0) expect = std::min<int64_t>(expect, o.max_descriptors);
   std::vector<int>& fds = d.fds();
-  fds.reserve(static_cast<size_t>(expect) + 2);
+  // Reserved up to a million; beyond (limits of 2^30 are seen in containers)
+  // the vector grows as the descriptors really open.
+  fds.reserve(static_cast<size_t>(std::min<int64_t>(expect, 1 << 20)) + 2);
   Progress progress{o};
   int64_t mem0 = memory_now();
   auto t0 = Clock::now();
@@ -346,7 +348,11 @@ class ConnectionProbe {
     if (connect(fd, reinterpret_cast<sockaddr*>(&addr_), sizeof addr_) == 0) {
       send_ping(fd, i);
     } else if (errno == EINPROGRESS) {
-      if (xpoll_add(poller_.p, fd, XPOLL_OUT, tag(kClient, i)) != 0) fail(ENOMEM);
+      int rc = xpoll_add(poller_.p, fd, XPOLL_OUT, tag(kClient, i));
+      if (rc != 0) {
+        note_error(xpoll_errname(rc));
+        stop_ = true;
+      }
     } else {
       fail(errno);
       fds_.close_from(i);  // a connection that never was
@@ -358,7 +364,12 @@ class ConnectionProbe {
   void send_ping(int fd, size_t i) {
     int rc = xpoll_modify(poller_.p, fd, XPOLL_IN, tag(kClient, i));
     if (rc == XPOLL_ENOENT) rc = xpoll_add(poller_.p, fd, XPOLL_IN, tag(kClient, i));
-    if (rc != 0 || ::write(fd, "x", 1) != 1) lost(errno ? errno : EIO);
+    if (rc != 0) {
+      note_error(xpoll_errname(rc));
+      ++failed_;
+    } else if (::write(fd, "x", 1) != 1) {
+      lost(errno);
+    }
   }
 
   void lost(int e) {
@@ -401,12 +412,15 @@ class ConnectionProbe {
           } else {
             send_ping(fd, i);
           }
-        } else if (::read(fd, &c, 1) == 1 && c == 'x') {
-          xpoll_remove(poller_.p, fd);  // held: stays open until the end
-          ++held_;
-        } else if (errno != EAGAIN) {
-          xpoll_remove(poller_.p, fd);
-          lost(errno ? errno : ECONNRESET);
+        } else {
+          ssize_t n = ::read(fd, &c, 1);
+          if (n == 1 && c == 'x') {
+            xpoll_remove(poller_.p, fd);  // held: stays open until the end
+            ++held_;
+          } else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            xpoll_remove(poller_.p, fd);
+            lost(n == 0 ? ECONNRESET : errno);
+          }
         }
         break;
       case kServer:
@@ -483,6 +497,7 @@ XPOLL_API int xpoll_raise_nofile(int64_t* before, int64_t* after) {
     if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
       rc = from_errno(errno);
       int64_t fallback = nofile_fallback();
+      if (rl.rlim_max != RLIM_INFINITY) fallback = std::min<int64_t>(fallback, static_cast<int64_t>(rl.rlim_max));
       if (fallback > static_cast<int64_t>(rl.rlim_cur)) {
         want.rlim_cur = static_cast<rlim_t>(fallback);
         if (setrlimit(RLIMIT_NOFILE, &want) == 0) rc = 0;

@@ -265,6 +265,21 @@ TEST_P(Contract, OneshotReportsOnceUntilModified) {
   EXPECT_TRUE(reported_now(p_, s.a.get()));
 }
 
+TEST_P(Contract, OneshotModifiedBeforeNextWaitReportsAgain) {
+  // Found by the differential fuzzer on kqueue: re-armed with the same
+  // interest before any other wait, a oneshot registration must report again.
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_OUT | XPOLL_ONESHOT, 1), 0);
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].events, XPOLL_OUT);
+  ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN | XPOLL_OUT | XPOLL_ONESHOT, 2), 0);
+  ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 2u);
+  EXPECT_TRUE(wait_once(p_, 0).empty());
+}
+
 TEST_P(Contract, OneshotRemoveAndAddRearms) {
   Pair s = Pair::make();
   ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_ONESHOT, 0), 0);
@@ -461,6 +476,21 @@ TEST_P(Contract, ClosedWhileRegisteredBreaksNothing) {
   ASSERT_EQ(xpoll_add(p_, num, XPOLL_IN, 3), 0);
   ASSERT_TRUE(send_byte(again.b.get()));
   EXPECT_NE(wait_for(p_, num, XPOLL_IN), 0u);
+}
+
+// Found by the differential fuzzer on select, whose select() fails as a
+// whole when one descriptor was closed: a non-blocking wait still reports
+// the others.
+TEST_P(Contract, ClosedWhileRegisteredDoesNotHideOthersWithoutTimeout) {
+  Pair dead = Pair::make();
+  Pair live = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, dead.a.get(), XPOLL_IN, 1), 0);
+  ASSERT_EQ(xpoll_add(p_, live.a.get(), XPOLL_IN, 2), 0);
+  ASSERT_TRUE(send_byte(live.b.get()));
+  dead.a.reset();
+  auto ev = wait_once(p_, 0);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 2u);
 }
 
 // The number is closed while a duplicate keeps its file open, reused by a

@@ -104,6 +104,16 @@ class LoweredLimit(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertTrue(all(b["reachable"] and not b["blocked_by"] for b in doc["target"]["backends"]))
 
+    def test_target_blocked_by_the_hard_limit_too(self):
+        p, doc = run_json(["--no-measure", "--target", "1000"], soft=256, hard=512)
+        self.assertEqual(p.returncode, 3)
+        for b in doc["target"]["backends"]:
+            limits = {x["limit"]: x for x in b["blocked_by"]}
+            self.assertEqual(limits["nofile_hard"]["value"], 512)
+            self.assertTrue(limits["nofile_hard"]["commands"])
+        p = run(["--target", "99999999999999999"])
+        self.assertEqual(p.returncode, 2)
+
     def test_connections_until_the_limit(self):
         p, doc = run_json(["--no-measure", "--connections=1000"], soft=256)
         self.assertEqual(p.returncode, 0, p.stderr)

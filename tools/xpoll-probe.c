@@ -111,7 +111,8 @@ static int parse_args(int argc, char **argv, options_t *o) {
       if (parse_count(argv[i], value) != 0) return usage_error("not a count: '%s'", argv[i]);
     }
   }
-  if (o->have_target && o->target <= 0) return usage_error("%s", "--target needs a positive count");
+  if (o->have_target && (o->target <= 0 || o->target > (1LL << 40)))
+    return usage_error("%s", "--target needs a positive count (at most 2^40)");
   if (o->timeout_ms > 600000 || o->ready > 1000000) return usage_error("%s", "--timeout or --ready out of range");
   return -1;
 }
@@ -177,14 +178,17 @@ static int assess(const char *os, const xpoll_limits_t *l, const char *name, lon
     b = &out[count++];
     memset(b, 0, sizeof *b);
     b->limit = "nofile_hard", b->value = l->nofile_hard.value, b->needed = need;
-    if (linux_os || !strcmp(os, "FreeBSD")) {
+    if (linux_os) {
       add_command(b, "echo '* hard nofile %lld' | sudo tee -a /etc/security/limits.conf   # then log in again",
                   (long long)need);
       add_command(b, "sudo prlimit --pid <server pid> --nofile=%lld:%lld", (long long)need, (long long)need);
       add_command(b, "LimitNOFILE=%lld   # systemd sets soft and hard", (long long)need);
     } else if (darwin) {
       add_command(b, "sudo launchctl limit maxfiles %lld %lld", (long long)need, (long long)need);
+    } else if (!strcmp(os, "FreeBSD")) {
+      add_command(b, "set openfiles=%lld in /etc/login.conf, then cap_mkdb /etc/login.conf", (long long)need);
     }
+    add_command(b, "ulimit -Hn %lld   # as root, in the shell that starts the server", (long long)need);
   }
   if (known(&l->nr_open) && l->nr_open.value < need) {
     b = &out[count++];
@@ -348,14 +352,19 @@ static void json_string(const char *s) {
   putchar('"');
 }
 
-static void json_limit(const xpoll_limit_t *l) {
-  printf("{\"value\": ");
-  if (!l->source || l->value == XPOLL_LIMIT_UNKNOWN)
+/* A limit's value: a count, "unlimited", or null when unknown. */
+static void json_value(const xpoll_limit_t *l) {
+  if (!l->source || l->value == XPOLL_LIMIT_UNKNOWN || l->value < 0)
     printf("null");
   else if (l->value == XPOLL_LIMIT_INFINITE)
     printf("\"unlimited\"");
   else
     printf("%lld", (long long)l->value);
+}
+
+static void json_limit(const xpoll_limit_t *l) {
+  printf("{\"value\": ");
+  json_value(l);
   printf(", \"source\": ");
   json_string(l->source);
   printf("}");
@@ -389,7 +398,12 @@ static void print_json(const struct utsname *u, const xpoll_limits_t *l, const r
   }
   printf("\n  },\n  \"raise\": ");
   if (rr->ran) {
-    printf("{\"before\": %lld, \"after\": %lld, \"error\": ", (long long)rr->before, (long long)rr->after);
+    xpoll_limit_t before = {rr->before, "raise"}, after = {rr->after, "raise"};
+    printf("{\"before\": ");
+    json_value(&before);
+    printf(", \"after\": ");
+    json_value(&after);
+    printf(", \"error\": ");
     json_string(rr->rc ? xpoll_errname(rr->rc) : NULL);
     printf("}");
   } else {

@@ -4,8 +4,7 @@
 // Strategy: one EVFILT_READ and one EVFILT_WRITE knote per descriptor, as its
 // interest asks; kevent() reports them separately and the backend merges the
 // two into one event per descriptor. Level by default, EV_CLEAR for edge,
-// EV_DISPATCH for oneshot (the core disarms the other filter before the next
-// wait). An add is applied at once with EV_RECEIPT, so the caller gets the
+// EV_DISPATCH for oneshot. An add is applied at once with EV_RECEIPT, so the caller gets the
 // kernel's verdict; the changes the core queues for the next wait are sent in
 // one kevent() call. The knote's udata carries the descriptor and the
 // registration's generation. The wake is an EVFILT_USER knote triggered with
@@ -17,14 +16,19 @@
 // RDHUP, on the write filter as HUP. A kqueue is not inherited by a forked
 // child. Under libkqueue, kevent() takes locks, so xpoll_wake() is not
 // async-signal-safe there.
+// sys/event.h needs sys/types.h before it on the BSDs: its own block, so
+// that sorting keeps it first.
+#include <sys/types.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/event.h>
 #include <sys/time.h>
-#include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "../backend.hpp"
@@ -34,8 +38,6 @@
 namespace xpoll::detail {
 
 namespace {
-
-constexpr uint64_t kWakeTag = ~uint64_t{0};
 
 #if defined(XPOLL_KQUEUE_EMULATED)
 constexpr bool kEmulated = true;
@@ -66,20 +68,32 @@ uint64_t from_udata(U u) {
 }
 
 using Udata = decltype(((struct kevent*)nullptr)->udata);
+// Where udata is 32 bits (32-bit systems) it carries the descriptor alone,
+// and events are reported without the generation check (kNoTag).
+constexpr bool kWideUdata = sizeof(Udata) >= sizeof(uint64_t);
+constexpr uint64_t kWakeUdata = kWideUdata ? ~uint64_t{0} : 0xffffffffu;
 
 void set(struct kevent& k, int fd, short filter, unsigned short flags, uint64_t tag) {
   EV_SET(&k, static_cast<uintptr_t>(fd), filter, flags, 0, 0, to_udata<Udata>(tag));
 }
 
-bool reads(uint32_t state) { return state && !(state & kPaused) && (state & (XPOLL_IN | XPOLL_RDHUP)); }
-bool writes(uint32_t state) { return state && !(state & kPaused) && (state & XPOLL_OUT); }
+// Whether a state has a knote for the filter (a paused oneshot keeps it,
+// disabled by EV_DISPATCH), and whether that knote is enabled.
+bool exists(uint32_t state, short filter) {
+  return state && (state & (filter == EVFILT_READ ? XPOLL_IN | XPOLL_RDHUP : XPOLL_OUT));
+}
+bool enabled(uint32_t state, short filter) { return exists(state, filter) && !(state & kPaused); }
 
 unsigned short mode_flags(uint32_t want, short filter) {
   unsigned short f = 0;
   if (want & XPOLL_EDGE) f |= EV_CLEAR;
-  if (want & XPOLL_ONESHOT) f |= EV_DISPATCH;
-  // RDHUP alone: data must not make a level read filter fire forever.
-  if (filter == EVFILT_READ && !(want & XPOLL_IN)) f |= EV_CLEAR;
+  // RDHUP alone: data must neither make a level read filter fire forever
+  // nor, dispatched, disable it before the end of file it waits for. It is
+  // edge-triggered; the core drops its reports while a oneshot is disarmed.
+  if (filter == EVFILT_READ && !(want & XPOLL_IN))
+    f |= EV_CLEAR;
+  else if (want & XPOLL_ONESHOT)
+    f |= EV_DISPATCH;
   return f;
 }
 
@@ -94,7 +108,10 @@ class KqueueBackend final : public Backend {
       int rc = wake_.open();
       if (rc != 0) return rc;
     }
-    return open_kqueue(kq_);
+    int kq = -1;
+    int rc = open_kqueue(kq);
+    kq_ = kq;
+    return rc;
   }
 
   const char* name() const noexcept override { return "kqueue"; }
@@ -108,20 +125,26 @@ class KqueueBackend final : public Backend {
     struct kevent ch[4];
     int n = 0;
     bool deleting = false;
-    uint64_t data = (uint64_t{tag} << 32) | static_cast<uint32_t>(fd);
+    uint64_t data = (kWideUdata ? uint64_t{tag} << 32 : 0) | static_cast<uint32_t>(fd);
     for (short filter : {EVFILT_READ, EVFILT_WRITE}) {
-      bool had = filter == EVFILT_READ ? reads(have) : writes(have);
-      bool wanted = filter == EVFILT_READ ? reads(want) : writes(want);
+      bool had = exists(have, filter);
+      bool wanted = enabled(want, filter);
       unsigned short mode = mode_flags(want, filter);
-      // EV_ADD on an existing knote re-enables it but keeps the EV_CLEAR and
-      // EV_DISPATCH it was made with, and under libkqueue its udata too: a
-      // change of mode or of tag (a verify) deletes it first, in the same
+      // EV_ADD on an existing knote keeps the EV_CLEAR and EV_DISPATCH it
+      // was made with, and under libkqueue its udata too; and re-enabling one
+      // that a oneshot report left enabled (only one of the two fired) is
+      // refused by libkqueue with EAGAIN. So a change of mode, of tag (a
+      // verify), or a re-arm deletes the knote and adds it afresh, in the same
       // call. That also drops a knote libkqueue kept for a closed number.
-      if ((had && (!wanted || verify || mode != mode_flags(have, filter))) || (verify && !wanted)) {
+      bool rearm = (have & kPaused) && wanted;
+      bool renew = had ? (!wanted || verify || rearm || mode != mode_flags(have, filter)) : (verify && !wanted);
+      if (renew) {
         set(ch[n++], fd, filter, EV_DELETE | EV_RECEIPT, 0);
         deleting = true;
       }
-      if (wanted) set(ch[n++], fd, filter, EV_ADD | EV_ENABLE | EV_RECEIPT | mode, data);
+      // A knote that exists, enabled, with the same mode and tag is left
+      // alone: re-adding it changes nothing (and libkqueue answers EAGAIN).
+      if (wanted && (!had || renew)) set(ch[n++], fd, filter, EV_ADD | EV_RECEIPT | mode, data);  // starts enabled
     }
     if (n == 0) return 0;
     // libkqueue keeps its knotes in an epoll set, where a file still open
@@ -140,7 +163,9 @@ class KqueueBackend final : public Backend {
     struct timespec zero = {0, 0};
     int got = kevent(kq_, ch, n, out, n, &zero);
     if (got < 0) return from_errno(errno);
-    int rc = first_error(out, got);
+    int rc = 0;
+    for (int i = 0; i < got && rc == 0; ++i)
+      if (refusal(out[i], ch[i].flags)) rc = from_errno(static_cast<int>(out[i].data));
     return rc == 0 && lingers ? kMayLinger : rc;
   }
 
@@ -159,48 +184,88 @@ class KqueueBackend final : public Backend {
       for (struct kevent& k : batch_) {
         struct timespec zero = {0, 0};
         struct kevent out;
-        if (kevent(kq_, &k, 1, &out, 1, &zero) == 1 && refusal(out)) refused(ctx, static_cast<int>(out.ident));
+        if (kevent(kq_, &k, 1, &out, 1, &zero) == 1 && refusal(out, k.flags)) refused(ctx, static_cast<int>(out.ident));
       }
       return;
     }
     struct timespec zero = {0, 0};
     int got = kevent(kq_, batch_.data(), static_cast<int>(batch_.size()), receipts_.data(),
                      static_cast<int>(receipts_.size()), &zero);
+    // Receipts come in the order of the changes; FreeBSD overwrites their
+    // flags with EV_ERROR, so the change's own flags are the ones to read.
     for (int i = 0; i < got; ++i)
-      if (refusal(receipts_[i])) refused(ctx, static_cast<int>(receipts_[i].ident));
+      if (refusal(receipts_[i], batch_[i].flags)) refused(ctx, static_cast<int>(receipts_[i].ident));
   }
 
   int wait(int max, int timeout_ms) noexcept override {
-    if (events_.size() < static_cast<size_t>(max)) {
+    // A descriptor can bring two knotes, so up to twice the caller's array
+    // is asked for: with fewer, its write knote could wait in the kernel for
+    // the next call while its read knote is reported alone. What then does
+    // not fit is carried to the next wait (which does not block), never
+    // dropped: an edge or oneshot knote taken from the kernel exists nowhere else.
+    size_t want = 2 * static_cast<size_t>(max);
+    if (events_.size() < want) {
       try {
-        events_.resize(max);
-        merged_.resize(max);
+        events_.resize(want);
+        merged_.resize(2 * want);
+        carry_.reserve(2 * want);
+        pfd_.resize(2 * want);
       } catch (...) {
         return XPOLL_ENOMEM;
       }
     }
+    // The carry alone fills the caller's array: take nothing new. This keeps
+    // the carry below twice the largest array seen, within merged_.
+    fetch_max_ = static_cast<int>(want);
+    if (carry_.size() >= static_cast<size_t>(max)) {
+      nready_ = 0;
+      fetch_skipped_ = true;
+      return 0;
+    }
     struct timespec ts, *pts = nullptr;
-    if (timeout_ms >= 0) {
-      ts.tv_sec = timeout_ms / 1000;
-      ts.tv_nsec = (timeout_ms % 1000) * 1000000L;
+    if (timeout_ms >= 0 || !carry_.empty()) {
+      int ms = carry_.empty() ? timeout_ms : 0;
+      ts.tv_sec = ms / 1000;
+      ts.tv_nsec = (ms % 1000) * 1000000L;
       pts = &ts;
     }
-    // Never more than the caller can take: an edge event taken and not
-    // reported would be lost.
-    int n = kevent(kq_, nullptr, 0, events_.data(), max, pts);
+    int n = kevent(kq_, nullptr, 0, events_.data(), static_cast<int>(want), pts);
     if (n < 0) return from_errno(errno);
     nready_ = n;
     return 0;
   }
 
   void collect(EventSink& sink) noexcept override {
+    bool full = merge_and_emit(sink);
+    // The carry did not fill the array after all (its registrations were
+    // removed or disarmed since): take what the kernel has, without waiting.
+    if (!full && fetch_skipped_) {
+      struct timespec zero = {0, 0};
+      int n = kevent(kq_, nullptr, 0, events_.data(), fetch_max_, &zero);
+      nready_ = n > 0 ? n : 0;
+      merge_and_emit(sink);
+    }
+    fetch_skipped_ = false;
+  }
+
+  // Reports the carry and the knotes fetched; carries what does not fit.
+  // Returns true when the caller's array filled up.
+  bool merge_and_emit(EventSink& sink) noexcept {
     // kevent() reports the read and write knotes of a descriptor apart:
-    // merge them into one event, through a slot per descriptor number.
+    // merge them into one event, through a slot per descriptor number,
+    // starting from what the last wait carried over.
     int merged = 0;
+    refresh_carry();
+    for (const Pending& c : carry_) {
+      size_t fd = static_cast<size_t>(c.tag & 0xffffffffu);
+      if (fd < slot_.size()) slot_[fd] = merged;
+      merged_[merged++] = c;
+    }
+    carry_.clear();
     for (int i = 0; i < nready_; ++i) {
       const struct kevent& k = events_[i];
       uint64_t tag = from_udata(k.udata);
-      if (tag == kWakeTag || (kUserFilter && k.filter != EVFILT_READ && k.filter != EVFILT_WRITE)) {
+      if (tag == kWakeUdata || (kUserFilter && k.filter != EVFILT_READ && k.filter != EVFILT_WRITE)) {
         if (!kUserFilter) wake_.drain();
         sink.woken();
         continue;
@@ -210,39 +275,50 @@ class KqueueBackend final : public Backend {
         try {
           slot_.resize(std::max(fd + 1, slot_.size() * 2), -1);
         } catch (...) {
-          merged_[merged++] = Pending{tag, translate(k)};  // unmerged rather than lost
+          merged_[merged++] =
+              Pending{tag, translate(k), (k.flags & EV_CLEAR) != 0, knote_bit(k)};  // unmerged, not lost
           continue;
         }
       }
       int& s = slot_[fd];
       if (s >= 0 && merged_[s].tag == tag) {
         merged_[s].events |= translate(k);
+        merged_[s].edge |= (k.flags & EV_CLEAR) != 0;
+        merged_[s].dispatched |= knote_bit(k);
       } else {
         s = merged;
-        merged_[merged++] = Pending{tag, translate(k)};
+        merged_[merged++] = Pending{tag, translate(k), (k.flags & EV_CLEAR) != 0, knote_bit(k)};
       }
     }
+    bool full = false;
     for (int i = 0; i < merged; ++i) {
-      int fd = static_cast<int>(merged_[i].tag & 0xffffffffu);
+      const Pending& m = merged_[i];
+      int fd = static_cast<int>(m.tag & 0xffffffffu);
       if (static_cast<size_t>(fd) < slot_.size()) slot_[fd] = -1;
-      sink.emit(fd, merged_[i].events, merged_[i].tag >> 32);
+      if (full)
+        carry_.push_back(m);  // within the capacity wait() reserved
+      else
+        full = sink.emit(fd, m.events, kWideUdata ? m.tag >> 32 : kNoTag) == EventSink::kFull;
     }
     nready_ = 0;
+    return full;
   }
 
   int signal() noexcept override {
     if (!kUserFilter) return wake_.signal();
-    struct kevent k;
-    set_user(k, 0, NOTE_TRIGGER_VALUE);
-    return kevent(kq_, &k, 1, nullptr, 0, nullptr) < 0 ? from_errno(errno) : 0;
+    return trigger(kq_.load());
   }
 
   int reset() noexcept override {
     int fresh = -1;
     int rc = open_kqueue(fresh);
     if (rc != 0) return rc;
-    ::close(kq_);
-    kq_ = fresh;
+    int old = kq_.exchange(fresh);
+    // A wake triggered on the old kqueue would be lost with it (the core
+    // believes it pending and signals no more): trigger the new one. A wake
+    // too many is harmless; one lost would leave a waiter asleep.
+    if (kUserFilter) trigger(fresh);
+    ::close(old);
     return 0;
   }
 
@@ -252,6 +328,8 @@ class KqueueBackend final : public Backend {
   struct Pending {
     uint64_t tag;
     uint32_t events;
+    bool edge;           // holds an EV_CLEAR knote's event: the kernel will not report it again
+    uint8_t dispatched;  // EV_DISPATCH knotes taken (1 read, 2 write): disabled until re-enabled
   };
 
 #if defined(NOTE_TRIGGER)
@@ -259,6 +337,12 @@ class KqueueBackend final : public Backend {
 #else
   static constexpr unsigned NOTE_TRIGGER_VALUE = 0;
 #endif
+
+  static int trigger(int kq) noexcept {
+    struct kevent k;
+    set_user(k, 0, NOTE_TRIGGER_VALUE);
+    return kevent(kq, &k, 1, nullptr, 0, nullptr) < 0 ? from_errno(errno) : 0;
+  }
 
   int open_kqueue(int& out) noexcept {
     int kq = kqueue();
@@ -268,7 +352,7 @@ class KqueueBackend final : public Backend {
     if (kUserFilter)
       set_user(k, EV_ADD | EV_CLEAR, 0);
     else
-      set(k, wake_.read_fd(), EVFILT_READ, EV_ADD, kWakeTag);
+      set(k, wake_.read_fd(), EVFILT_READ, EV_ADD, kWakeUdata);
     if (kevent(kq, &k, 1, nullptr, 0, nullptr) < 0) {
       int rc = from_errno(errno);
       ::close(kq);
@@ -278,19 +362,56 @@ class KqueueBackend final : public Backend {
     return 0;
   }
 
-  // A receipt that reports a refused change. Deleting a knote that is not
-  // there is not a refusal; deleting one whose descriptor was closed is not
-  // either in a kernel (close dropped it), but is under libkqueue (it may
-  // linger in its epoll set, and the core must know).
-  static bool refusal(const struct kevent& k) {
+  // A receipt that reports a refused change (`change` is the flags sent).
+  // Deleting a knote that is not there is not a refusal; deleting one whose
+  // descriptor was closed is not either in a kernel (close dropped it), but
+  // is under libkqueue (it may linger in its epoll set, and the core must know).
+  static bool refusal(const struct kevent& k, unsigned short change) {
     if (!(k.flags & EV_ERROR) || k.data == 0 || k.data == ENOENT) return false;
-    return !(k.data == EBADF && (k.flags & EV_DELETE) && !kEmulated);
+    return !(k.data == EBADF && (change & EV_DELETE) && !kEmulated);
   }
 
-  static int first_error(const struct kevent* out, int n) {
-    for (int i = 0; i < n; ++i)
-      if (refusal(out[i])) return from_errno(static_cast<int>(out[i].data));
-    return 0;
+  // A carried event was true when the kernel gave it, and may not be now:
+  // one poll() says what still holds. A closed descriptor is dropped (its
+  // close dropped its knotes too); a level or oneshot event keeps only what
+  // is still ready, and a dispatched knote with nothing left is re-enabled,
+  // so that the kernel watches it again; an edge is kept as it is.
+  void refresh_carry() noexcept {
+    if (carry_.empty()) return;
+    size_t n = carry_.size();
+    for (size_t i = 0; i < n; ++i) pfd_[i] = pollfd{static_cast<int>(carry_[i].tag & 0xffffffffu), POLLIN | POLLOUT, 0};
+    if (::poll(pfd_.data(), static_cast<nfds_t>(n), 0) < 0) return;  // keep them: spurious at worst
+    size_t kept = 0;
+    int renable = 0;
+    for (size_t i = 0; i < n; ++i) {
+      Pending c = carry_[i];
+      short rev = pfd_[i].revents;
+      if (rev & POLLNVAL) continue;
+      if (!c.edge) {
+        bool readable = rev & (POLLIN | POLLHUP | POLLERR);
+        bool writable = rev & (POLLOUT | POLLHUP | POLLERR);
+        c.events &=
+            (readable ? XPOLL_IN | XPOLL_RDHUP | XPOLL_ERR : 0) | (writable ? XPOLL_OUT | XPOLL_HUP | XPOLL_ERR : 0);
+        for (short filter : {EVFILT_READ, EVFILT_WRITE}) {
+          uint8_t bit = filter == EVFILT_READ ? 1 : 2;
+          bool gone = filter == EVFILT_READ ? !readable : !writable;
+          if ((c.dispatched & bit) && gone)
+            set(events_[renable++], pfd_[i].fd, filter, EV_ENABLE | EV_RECEIPT, c.tag);  // events_ is free now
+        }
+        if (!(c.events & (XPOLL_IN | XPOLL_OUT))) continue;
+      }
+      carry_[kept++] = c;
+    }
+    carry_.resize(kept);
+    if (renable > 0) {
+      struct timespec zero = {0, 0};
+      kevent(kq_, events_.data(), renable, events_.data(), renable, &zero);
+    }
+  }
+
+  static uint8_t knote_bit(const struct kevent& k) {
+    if (!(k.flags & EV_DISPATCH)) return 0;
+    return k.filter == EVFILT_READ ? 1 : 2;
   }
 
   static uint32_t translate(const struct kevent& k) {
@@ -306,18 +427,26 @@ class KqueueBackend final : public Backend {
     return ev;
   }
 
-  int kq_ = -1;
-  WakeChannel wake_;  // only where EVFILT_USER is missing
+  std::atomic<int> kq_{-1};  // signal() reads it from any thread; reset() replaces it
+  WakeChannel wake_;         // only where EVFILT_USER is missing
   std::vector<struct kevent> events_;
-  std::vector<Pending> merged_;  // as large as events_
+  std::vector<Pending> merged_;  // room for a carry and a full events_
+  std::vector<Pending> carry_;   // merged events the last wait had no room for
+  std::vector<pollfd> pfd_;      // refresh_carry()'s poll set
   std::vector<int> slot_;        // descriptor -> index in merged_, -1 between waits
   std::vector<struct kevent> batch_, receipts_;
   bool batching_ = false;
+  bool fetch_skipped_ = false;  // wait() left the kernel's knotes for collect()
+  int fetch_max_ = 0;
   int nready_ = 0;
 };
 
+// Native oneshot: EV_DISPATCH disables a knote as it is reported, so the
+// core records the pause itself, and a modify back to the same interest
+// re-enables it. (The other knote of the descriptor may still fire once; the
+// core drops that report, and EV_DISPATCH then disables it too.)
 constexpr uint32_t kKqueueCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
-                                 XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | kCapKernelState;
+                                 XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | kCapNativeOneshot | kCapKernelState;
 
 uint32_t KqueueBackend::caps() const noexcept { return kKqueueCaps; }
 

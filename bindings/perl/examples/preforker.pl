@@ -17,7 +17,7 @@ use Getopt::Long qw(GetOptions);
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
-use XPoll qw(IN);
+use XPoll qw(IN OUT);
 
 my %opt = (port => 0, workers => 4, budget => 100, backend => undef);
 GetOptions(\%opt, 'port=i', 'workers=i', 'budget=i', 'backend=s') or die "usage: $0 [--port N] [--workers N] [--budget N] [--backend NAME]\n";
@@ -45,15 +45,24 @@ sub spawn {
 }
 
 # One worker: accepts until its budget is used, serves every client it took,
-# and exits when the last of them has gone.
+# and exits when the last of them has gone. Replies that do not fit in a
+# client's socket wait in its output buffer, watched for OUT until written.
 sub worker {
   my $poller = XPoll->new(backend => $opt{backend});
   $poller->add($listener, IN, 'listener');
   my ($accepted, $open) = (0, 0);
-  my %pending;
+  my (%in, %out);
+  my $drop = sub {
+    my ($fh) = @_;
+    $poller->remove($fh);
+    delete $in{ fileno $fh };
+    delete $out{ fileno $fh };
+    close $fh;
+    $open--;
+  };
   while ($accepted < $opt{budget} || $open > 0) {
     for my $ev ($poller->wait(1)) {
-      my ($fh, undef, $what) = @$ev;
+      my ($fh, $events, $what) = @$ev;
       if ($what eq 'listener') {
         while ($accepted < $opt{budget}) {
           my $client = $listener->accept or last;    # another worker may have taken it
@@ -65,21 +74,33 @@ sub worker {
         $poller->remove($listener) if $accepted >= $opt{budget};
         next;
       }
-      my $n = sysread($fh, my $chunk, 4096);
-      next if !defined $n && ($! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR);
-      if (!$n) {
-        $poller->remove($fh);
-        delete $pending{ fileno $fh };
-        close $fh;
-        $open--;
+      my $fd = fileno $fh;
+      if ($events & IN) {
+        my $n = sysread($fh, my $chunk, 4096);
+        if (defined $n && $n == 0) {
+          $drop->($fh);
+          next;
+        }
+        if (!defined $n && $! != EAGAIN && $! != EWOULDBLOCK && $! != EINTR) {
+          $drop->($fh);
+          next;
+        }
+        $in{$fd} .= $chunk if $n;
+        $out{$fd} .= "$$ $1" while $in{$fd} =~ s/\A([^\n]*\n)//;
+        if (length $in{$fd} > 65536) {    # a line that never ends: not a client of ours
+          $drop->($fh);
+          next;
+        }
+      }
+      next unless length($out{$fd} // '');
+      my $w = syswrite($fh, $out{$fd});
+      if (!defined $w && $! != EAGAIN && $! != EWOULDBLOCK && $! != EINTR) {
+        $drop->($fh);
         next;
       }
-      my $buf = \$pending{ fileno $fh };
-      $$buf .= $chunk;
-      while ($$buf =~ s/\A([^\n]*\n)//) {
-        my $reply = "$$ $1";
-        syswrite($fh, $reply) == length $reply or last;    # small replies: the buffer has room
-      }
+      substr($out{$fd}, 0, $w // 0) = '';
+      # Watch for room to write only while something waits to be written.
+      $poller->modify($fh, length $out{$fd} ? IN | OUT : IN);
     }
   }
   return 0;

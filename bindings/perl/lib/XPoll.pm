@@ -240,8 +240,10 @@ sub wait {
     $n = _wait($h, $ptr, $max, $ms);
     last unless $n == _EINTR;
     # Back in Perl: the pending signal handler has run (a die in it propagates from here).
-    $ms = int(($deadline - Time::HiRes::time()) * 1000 + 0.999999) if defined $deadline;
-    $ms = 0 if $ms < -1;
+    if (defined $deadline) {
+      $ms = int(($deadline - Time::HiRes::time()) * 1000 + 0.999999);
+      $ms = 0 if $ms < 0;    # past the deadline: do not block (-1 would mean for ever)
+    }
   }
   _fail('wait', $n) if $n < 0;
   my @out;

@@ -32,10 +32,27 @@ sub script {
   return \@seen;
 }
 
+# A handle closed while registered, and its number reused by a new handle.
+sub reuse {
+  my ($poll) = @_;
+  socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or die $!;
+  $poll->mask($a => POLLIN);
+  close $a;
+  $poll->remove($a);                                 # quietly, as IO::Poll does
+  socketpair(my $c, my $d, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or die $!;
+  $poll->mask($c => POLLIN);
+  syswrite($d, 'x');
+  return ($poll->poll(2), scalar(() = $poll->handles));
+}
+
 my $expected = script(IO::Poll->new);
+my ($expected_reuse) = reuse(IO::Poll->new);    # IO::Poll cannot remove a closed handle; XPoll::Poll can
 for my $backend (XPoll->backends) {
   my $poll = XPoll::Poll->new(backend => $backend);
   is($poll->backend, $backend, "XPoll::Poll on $backend");
   is_deeply(script($poll), $expected, "$backend: the IO::Poll script gives IO::Poll's answers");
+  my ($count, $handles) = reuse(XPoll::Poll->new(backend => $backend));
+  is($count, $expected_reuse, "$backend: a handle on the reused number of a closed one is reported");
+  is($handles, 1, "$backend: and the closed one was removed");
 }
 done_testing;

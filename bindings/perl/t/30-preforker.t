@@ -58,6 +58,26 @@ for my $backend (XPoll->backends) {
       }
       close $_ for @socks;
     }
+    # A client that pipelines: 3,000 lines sent before any reply is read, so
+    # that the server's replies outgrow the socket buffers and must wait.
+    my $pipe = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10) // die "connect: $!";
+    my $lines = join '', map { "pipelined $_ " . ('x' x 100) . "\n" } 1 .. 3000;
+    my $writer = fork // die "fork: $!";
+    if ($writer == 0) {    # writes while the parent reads, as a real client would
+      syswrite($pipe, $lines) == length $lines or exit 1;
+      exit 0;
+    }
+    my $replies = 0;
+    my $bad_pipe = 0;
+    for my $k (1 .. 3000) {
+      my $reply = read_line($pipe, $deadline) // last;
+      $reply =~ /^\d+ pipelined $k x{100}\n\z/ ? $replies++ : $bad_pipe++;
+    }
+    waitpid($writer, 0);
+    close $pipe;
+    is($replies, 3000, 'a pipelining client got every reply, in order');
+    is($bad_pipe, 0, '... none of them wrong');
+
     is($served, $rounds * $clients, "every client got both replies ($served)");
     is_deeply(\%bad, {}, 'no reply was wrong');
     ok(keys(%started) > $workers, 'workers were replaced after spending their budget: ' . keys(%started) . ' served');

@@ -354,9 +354,13 @@ def probe(steps=("descriptors", "backends"), *, max_descriptors=0, connections=0
     o = ProbeOptions()
     o.size = ctypes.sizeof(ProbeOptions)
     o.steps = mask
+    if max_descriptors > 1 << 40 or connections > 1 << 40 or ready > 1 << 30:
+        raise ValueError("max_descriptors, connections or ready out of range")
     o.max_descriptors = int(max_descriptors)
     o.connections = int(connections)
-    o.timeout_ms = int(timeout * 1000)
+    if timeout > 600:
+        raise ValueError("timeout must be at most 600 seconds")
+    o.timeout_ms = math.ceil(timeout * 1000)  # a positive timeout is at least 1 ms, not the default
     o.ready = int(ready)
     o.backend = backend.encode() if backend else None
     r = ProbeResult()

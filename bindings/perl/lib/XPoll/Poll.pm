@@ -25,6 +25,18 @@ sub _fd {
   return $fd;
 }
 
+# The descriptor a handle was registered under, also once it is closed
+# (IO::Poll finds it by the handle itself).
+sub _known_fd {
+  my ($self, $io) = @_;
+  my $fd = defined $io ? fileno($io) : undef;
+  return $fd if defined $fd && exists $self->{io}{$fd} && $self->{io}{$fd} == $io;
+  for my $known (keys %{ $self->{io} }) {
+    return $known if $self->{io}{$known} == $io;
+  }
+  return $fd;
+}
+
 # mask(IO) returns the mask; mask(IO, MASK) sets it, and a MASK of 0 removes IO.
 sub mask {
   my ($self, $io, @mask) = @_;
@@ -36,6 +48,9 @@ sub mask {
     return;
   }
   my $interest = ($mask & $READ ? IN : 0) | ($mask & $WRITE ? OUT : 0);
+  if (exists $self->{mask}{$fd} && $self->{io}{$fd} != $io) {
+    $self->remove($self->{io}{$fd});    # the number now belongs to another handle: start afresh
+  }
   if (exists $self->{mask}{$fd}) {
     $self->{xp}->modify($fd, $interest);
   } else {
@@ -48,8 +63,8 @@ sub mask {
 
 sub remove {
   my ($self, $io) = @_;
-  my $fd = _fd($io);
-  return unless exists $self->{mask}{$fd};
+  my $fd = $self->_known_fd($io);
+  return unless defined $fd && exists $self->{mask}{$fd};
   delete $self->{$_}{$fd} for qw(mask io ev);
   eval { $self->{xp}->remove($fd); 1 };
   return;

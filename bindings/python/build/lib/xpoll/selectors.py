@@ -12,8 +12,8 @@ import math
 import selectors
 from selectors import EVENT_READ, EVENT_WRITE, SelectorKey
 
-from . import _EVENT_FMT, _EVENT_SIZE, _NO_DATA, IN, OUT, Poller, _error, _iter_unpack, _xpoll_add, _xpoll_modify, \
-    _xpoll_remove
+from . import _EVENT_FMT, _EVENT_SIZE, _NO_DATA, IN, OUT, WAIT_MAX, Poller, _error, _iter_unpack, _xpoll_add, \
+    _xpoll_modify, _xpoll_remove
 
 assert IN == EVENT_READ and OUT == EVENT_WRITE << 1  # select() maps the bits by shifting
 
@@ -153,7 +153,7 @@ class XpollSelector(selectors.BaseSelector):
         poller = self._poller
         if poller._p is None:
             raise ValueError("I/O operation on a closed selector")
-        n = poller._wait(len(fd_to_key) or 1, ms)
+        n = poller._wait(min(len(fd_to_key), WAIT_MAX) or 1, ms)
         if n == 0:
             return []
         ready = []
