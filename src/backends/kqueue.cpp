@@ -372,9 +372,9 @@ class KqueueBackend final : public Backend {
   }
 
   // A carried event was true when the kernel gave it, and may not be now:
-  // one poll() says what still holds. A closed descriptor is dropped (its
-  // close dropped its knotes too); a level or oneshot event keeps only what
-  // is still ready, and a dispatched knote with nothing left is re-enabled,
+  // one poll() says what holds now. A closed descriptor is dropped (its
+  // close dropped its knotes too); a level or oneshot event becomes what is
+  // ready now, and a dispatched knote with nothing left is re-enabled,
   // so that the kernel watches it again; an edge is kept as it is.
   void refresh_carry() noexcept {
     if (carry_.empty()) return;
@@ -390,8 +390,10 @@ class KqueueBackend final : public Backend {
       if (!c.edge) {
         bool readable = rev & (POLLIN | POLLHUP | POLLERR);
         bool writable = rev & (POLLOUT | POLLHUP | POLLERR);
-        c.events &=
-            (readable ? XPOLL_IN | XPOLL_RDHUP | XPOLL_ERR : 0) | (writable ? XPOLL_OUT | XPOLL_HUP | XPOLL_ERR : 0);
+        // The descriptor's readiness now, in both directions (the core keeps
+        // what the interest asks): a carry may hold one knote of the two.
+        c.events = (readable ? XPOLL_IN | (c.events & XPOLL_RDHUP) : 0) | (writable ? XPOLL_OUT : 0) |
+                   (readable || writable ? c.events & (XPOLL_ERR | XPOLL_HUP) : 0);
         for (short filter : {EVFILT_READ, EVFILT_WRITE}) {
           uint8_t bit = filter == EVFILT_READ ? 1 : 2;
           bool gone = filter == EVFILT_READ ? !readable : !writable;
