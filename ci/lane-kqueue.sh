@@ -14,7 +14,9 @@ fi
 build=build/kqueue
 rm -rf "$build"
 mkdir -p build
-cmake -S . -B "$build" -DXPOLL_WERROR=ON -DXPOLL_BACKEND_KQUEUE=ON ${root:+-DXPOLL_LIBKQUEUE_ROOT="$root"} \
+# Under ASan and UBSan: the kqueue backend has no other sanitized lane.
+cmake -S . -B "$build" -DXPOLL_WERROR=ON -DXPOLL_BACKEND_KQUEUE=ON -DXPOLL_SANITIZE=address,undefined \
+  -DCMAKE_BUILD_TYPE=Debug ${root:+-DXPOLL_LIBKQUEUE_ROOT="$root"} \
   >build/kqueue-configure.log 2>&1 || { cat build/kqueue-configure.log; exit 1; }
 grep -E '^-- (kqueue:|xpoll)' build/kqueue-configure.log || true
 cmake --build "$build" -j2 >build/kqueue-build.log 2>&1 || { tail -n 60 build/kqueue-build.log; exit 1; }

@@ -97,11 +97,11 @@ class Backend {
   // on failure the kernel state is unchanged.
   virtual int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, bool verify) noexcept = 0;
 
-  // Brackets the changes the core applies before a wait. Between the two a
-  // backend may queue what apply() is asked and submit it all at once in
-  // end_batch(), naming each descriptor whose change the kernel refused to
-  // `refused` (apply() has then answered 0 for it).
-  virtual void begin_batch() noexcept {}
+  // Brackets the `count` changes the core applies before a wait. Between the
+  // two a backend may queue what apply() is asked and submit it all at once
+  // in end_batch(), naming each descriptor whose change the kernel refused
+  // to `refused` (apply() has then answered 0 for it).
+  virtual void begin_batch(size_t /*count*/) noexcept {}
   virtual void end_batch(void (*refused)(void* ctx, xpoll_fd_t fd), void* ctx) noexcept {}
 
   // Called with the core's lock held, just before wait().

@@ -104,13 +104,21 @@ void Poller::refused(xpoll_fd_t fd, Reg& r) noexcept {
 
 void Poller::flush() noexcept {
   if (changes_.empty()) return;
-  backend_->begin_batch();
+  backend_->begin_batch(changes_.size());
+  // A change the backend had no memory for stays queued for the next wait
+  // (moved to the front of the list); any other failure is the kernel's.
+  size_t retry = 0;
   for (xpoll_fd_t fd : changes_) {
     Reg* r = table_.find(fd);
+    int rc = apply(fd, *r, false);
+    if (rc == XPOLL_ENOMEM) {
+      changes_[retry++] = fd;
+      continue;
+    }
     r->queued = false;
-    if (apply(fd, *r, false) != 0) refused(fd, *r);
+    if (rc != 0) refused(fd, *r);
   }
-  changes_.clear();
+  changes_.resize(retry);
   backend_->end_batch(
       [](void* ctx, xpoll_fd_t fd) {
         auto* self = static_cast<Poller*>(ctx);

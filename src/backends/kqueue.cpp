@@ -169,25 +169,24 @@ class KqueueBackend final : public Backend {
     return rc == 0 && lingers ? kMayLinger : rc;
   }
 
-  void begin_batch() noexcept override {
-    batching_ = true;
+  void begin_batch(size_t count) noexcept override {
+    // Room for every change (at most four knote changes each) and its
+    // receipt, so that apply() and end_batch() never allocate; without it,
+    // each change goes to the kernel on its own.
     batch_.clear();
+    try {
+      batch_.reserve(4 * count);
+      receipts_.reserve(4 * count);
+      batching_ = true;
+    } catch (...) {
+      batching_ = false;
+    }
   }
 
   void end_batch(void (*refused)(void*, xpoll_fd_t), void* ctx) noexcept override {
     batching_ = false;
     if (batch_.empty()) return;
-    try {
-      receipts_.resize(batch_.size());
-    } catch (...) {
-      // Without room for receipts, send them one at a time.
-      for (struct kevent& k : batch_) {
-        struct timespec zero = {0, 0};
-        struct kevent out;
-        if (kevent(kq_, &k, 1, &out, 1, &zero) == 1 && refusal(out, k.flags)) refused(ctx, static_cast<int>(out.ident));
-      }
-      return;
-    }
+    receipts_.resize(batch_.size());  // within the capacity begin_batch() reserved
     struct timespec zero = {0, 0};
     int got = kevent(kq_, batch_.data(), static_cast<int>(batch_.size()), receipts_.data(),
                      static_cast<int>(receipts_.size()), &zero);
@@ -204,7 +203,7 @@ class KqueueBackend final : public Backend {
     // not fit is carried to the next wait (which does not block), never
     // dropped: an edge or oneshot knote taken from the kernel exists nowhere else.
     size_t want = 2 * static_cast<size_t>(max);
-    if (events_.size() < want) {
+    if (events_.size() < want || merged_.size() < 2 * want || pfd_.size() < 2 * want || carry_.capacity() < 2 * want) {
       try {
         events_.resize(want);
         merged_.resize(2 * want);

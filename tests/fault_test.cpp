@@ -1,0 +1,142 @@
+// Fault injection. Allocation failure: this program replaces the global
+// operator new (the library's allocations resolve to it too) with one that
+// can fail the Nth allocation; for every N in a range, a scenario that makes
+// every public call must see each call return 0 or XPOLL_ENOMEM, never crash
+// or leak (LeakSanitizer watches in the asan lane), and leave the poller
+// usable. The descriptor limit: a poller created when no descriptor is left.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "support.hpp"
+
+namespace {
+std::atomic<long> g_countdown{-1};  // fail when it reaches 0; -1: never
+std::atomic<long> g_failed{0};
+
+void* allocate(std::size_t n) {
+  long c = g_countdown.load(std::memory_order_relaxed);
+  if (c >= 0 && g_countdown.fetch_sub(1) == 0) {
+    ++g_failed;
+    throw std::bad_alloc();
+  }
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return allocate(n); }
+void* operator new[](std::size_t n) { return allocate(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace xpoll_test;
+
+namespace {
+
+class Fault : public ::testing::TestWithParam<std::string> {};
+
+bool ok_or_enomem(int rc) { return rc == 0 || rc == XPOLL_ENOMEM; }
+
+TEST_P(Fault, EveryAllocationFailureIsEnomemAndRecoverable) {
+  std::vector<Pair> pairs;
+  for (int i = 0; i < 40; ++i) pairs.push_back(Pair::make());
+  long injected = 0;
+  std::vector<char> added(pairs.size());  // allocated here: only the library's allocations are counted
+  for (long n = 0; n < 400; ++n) {
+    xpoll_t* p = nullptr;
+    std::fill(added.begin(), added.end(), 0);
+    g_failed = 0;
+    g_countdown = n;
+    int rc = xpoll_create(&p, GetParam().c_str(), 0);
+    ASSERT_TRUE(ok_or_enomem(rc)) << "create, allocation " << n << ": " << xpoll_errname(rc);
+    if (rc != 0) {
+      ASSERT_EQ(p, nullptr);
+      injected += g_failed;
+      continue;
+    }
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      rc = xpoll_add(p, pairs[i].a.get(), XPOLL_IN, i);
+      ASSERT_TRUE(ok_or_enomem(rc)) << "add, allocation " << n << ": " << xpoll_errname(rc);
+      added[i] = rc == 0;
+    }
+    for (size_t i = 0; i < pairs.size(); i += 3) {
+      if (added[i]) {
+        ASSERT_TRUE(ok_or_enomem(xpoll_modify(p, pairs[i].a.get(), XPOLL_IN | XPOLL_OUT, i)));
+      }
+    }
+    xpoll_event_t ev[64];
+    rc = xpoll_wait(p, ev, 64, 0);
+    ASSERT_TRUE(rc >= 0 || rc == XPOLL_ENOMEM) << "wait, allocation " << n << ": " << xpoll_errname(rc);
+    for (size_t i = 0; i < pairs.size(); i += 2) {
+      if (added[i]) {
+        ASSERT_EQ(xpoll_remove(p, pairs[i].a.get()), 0);  // removal never allocates
+        added[i] = false;
+      }
+    }
+    g_countdown = -1;
+    injected += g_failed;
+    // Recovered: what is registered works.
+    size_t live = 0;
+    for (size_t i = 0; i < pairs.size(); ++i)
+      if (added[i]) {
+        ++live;
+        send_byte(pairs[i].b.get());
+      }
+    std::vector<char> seen(pairs.size(), 0);  // distinct descriptors reported readable
+    size_t count = 0;
+    for (int r = 0; r < 10 && count < live; ++r) {
+      rc = xpoll_wait(p, ev, 64, 500);
+      ASSERT_GE(rc, 0) << xpoll_errname(rc);
+      for (int e = 0; e < rc; ++e)
+        if ((ev[e].events & XPOLL_IN) && !seen[ev[e].data]++) ++count;
+    }
+    ASSERT_EQ(count, live) << "after allocation " << n << " failed";
+    for (size_t i = 0; i < pairs.size(); ++i) drain(pairs[i].a.get());
+    xpoll_destroy(p);
+  }
+  // Each of the scenario's allocations (some fifteen to thirty) failed once.
+  EXPECT_GE(injected, 10) << "the hook failed too few allocations to mean anything";
+  std::printf("[ fault    ] %s: %ld allocation failures injected, every one XPOLL_ENOMEM\n", GetParam().c_str(),
+              injected);
+}
+
+TEST_P(Fault, CreateAtTheDescriptorLimitIsEmfile) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Fill the descriptor table, then ask for a poller.
+    std::vector<int> fds;
+    for (int i = 0; i < 100000; ++i) {
+      int fd = dup(0);
+      if (fd < 0) break;
+      fds.push_back(fd);
+    }
+    xpoll_t* p = nullptr;
+    int rc = xpoll_create(&p, GetParam().c_str(), 0);
+    int code = (rc == XPOLL_EMFILE && p == nullptr) ? 0 : 1;
+    // With room again, it works, and nothing of the failure leaked.
+    for (int i = 0; i < 16 && !fds.empty(); ++i) {
+      close(fds.back());
+      fds.pop_back();
+    }
+    if (xpoll_create(&p, GetParam().c_str(), 0) != 0) code |= 2;
+    xpoll_destroy(p);
+    _exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+std::string backend_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+INSTANTIATE_TEST_SUITE_P(Backends, Fault, ::testing::ValuesIn(compiled_backends()), backend_name);
+
+}  // namespace
