@@ -6,19 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 build=build/python
-kq=()
-if root=$(bash ci/find-libkqueue.sh); then
-  kq=(-DXPOLL_BACKEND_KQUEUE=ON)
-  [ "$root" != pkg-config ] && kq+=(-DXPOLL_LIBKQUEUE_ROOT="$root")
-fi
-mkdir -p build
-rm -rf "$build" build/python-venv
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXPOLL_BUILD_TESTS=OFF -DXPOLL_BUILD_EXAMPLES=OFF \
-  "${kq[@]}" >build/python-configure.log 2>&1 || { cat build/python-configure.log; exit 1; }
-grep -E '^-- xpoll .* backends' build/python-configure.log || true
-cmake --build "$build" --target xpoll -j2 >build/python-build.log 2>&1 || { tail -n 40 build/python-build.log; exit 1; }
+bash ci/build-library.sh "$build"
+rm -rf build/python-venv
 /usr/bin/python3 -m venv --system-site-packages build/python-venv
-build/python-venv/bin/pip install --quiet --no-index --no-build-isolation bindings/python
+# From a copy: pip writes build/ and *.egg-info where it builds.
+rm -rf build/python-src
+cp -r bindings/python build/python-src
+build/python-venv/bin/pip install --quiet --no-index --no-build-isolation build/python-src
 # From outside the source tree, so that the installed package is what is tested.
 cd build
 rc=0
