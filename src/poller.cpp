@@ -244,7 +244,8 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
   if (waiting_) return XPOLL_EBUSY;
   waiting_ = true;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  // The clock is read only for a finite, non-zero time-out.
+  const auto deadline = timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms) : Clock::time_point();
   int result = 0;
   int stale_rounds = 0;
   for (int round = 0;; ++round) {
@@ -269,8 +270,9 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
     // Stale events, or a wait that keeps ending early with nothing (an
     // emulation whose own set holds the lingering registration), while the
     // kernel may hold a registration no entry names: rebuild the set.
-    bool early = sink.count_ == 0 && !sink.woken_ && (timeout_ms < 0 || remaining_ms(deadline) > 0);
-    if (may_linger_ && (sink.stale_ || early)) reset_backend();
+    if (may_linger_ && (sink.stale_ || (sink.count_ == 0 && !sink.woken_ &&
+                                        (timeout_ms < 0 || (timeout_ms > 0 && remaining_ms(deadline) > 0)))))
+      reset_backend();
     result = sink.count_;
     // Return with events, for a caller's wake, or at the deadline; go on
     // waiting after an internal wake or when all that was seen was stale.

@@ -150,6 +150,14 @@ static void add_command(blocker_t *b, const char *fmt, ...) {
 
 static int known(const xpoll_limit_t *l) { return l->source && l->value != XPOLL_LIMIT_UNKNOWN; }
 
+/* Starts the next blocker: `limit` is `value`, and `needed` is wanted. */
+static blocker_t *block(blocker_t *out, int *count, const char *limit, int64_t value, int64_t needed) {
+  blocker_t *b = &out[(*count)++];
+  memset(b, 0, sizeof *b);
+  b->limit = limit, b->value = value, b->needed = needed;
+  return b;
+}
+
 /* The limits a server holding `n` connections with backend `name` meets, and
    the commands for this OS that would lift each. Returns how many. */
 static int assess(const char *os, const xpoll_limits_t *l, const char *name, long long n, blocker_t *out) {
@@ -159,15 +167,11 @@ static int assess(const char *os, const xpoll_limits_t *l, const char *name, lon
   int caps = xpoll_backend_capabilities(name);
   blocker_t *b;
   if (caps >= 0 && !(caps & XPOLL_CAP_UNBOUNDED) && max_fd >= 0 && max_fd + 1 < need) {
-    b = &out[count++];
-    memset(b, 0, sizeof *b);
-    b->limit = "max_fd", b->value = max_fd, b->needed = need - 1;
+    b = block(out, &count, "max_fd", max_fd, need - 1);
     add_command(b, "use another backend: %s is bounded by FD_SETSIZE here", name);
   }
   if (known(&l->nofile_soft) && l->nofile_soft.value < need) {
-    b = &out[count++];
-    memset(b, 0, sizeof *b);
-    b->limit = "nofile_soft", b->value = l->nofile_soft.value, b->needed = need;
+    b = block(out, &count, "nofile_soft", l->nofile_soft.value, need);
     add_command(b, "ulimit -n %lld   # in the shell that starts the server", (long long)need);
     add_command(b, "xpoll_raise_nofile() or setrlimit(RLIMIT_NOFILE) in the server itself");
     if (linux_os)
@@ -175,9 +179,7 @@ static int assess(const char *os, const xpoll_limits_t *l, const char *name, lon
     if (darwin) add_command(b, "sudo launchctl limit maxfiles %lld %lld", (long long)need, (long long)need);
   }
   if (known(&l->nofile_hard) && l->nofile_hard.value < need) {
-    b = &out[count++];
-    memset(b, 0, sizeof *b);
-    b->limit = "nofile_hard", b->value = l->nofile_hard.value, b->needed = need;
+    b = block(out, &count, "nofile_hard", l->nofile_hard.value, need);
     if (linux_os) {
       add_command(b, "echo '* hard nofile %lld' | sudo tee -a /etc/security/limits.conf   # then log in again",
                   (long long)need);
@@ -191,24 +193,18 @@ static int assess(const char *os, const xpoll_limits_t *l, const char *name, lon
     add_command(b, "ulimit -Hn %lld   # as root, in the shell that starts the server", (long long)need);
   }
   if (known(&l->nr_open) && l->nr_open.value < need) {
-    b = &out[count++];
-    memset(b, 0, sizeof *b);
-    b->limit = "nr_open", b->value = l->nr_open.value, b->needed = need;
+    b = block(out, &count, "nr_open", l->nr_open.value, need);
     add_command(b, "sudo sysctl -w fs.nr_open=%lld", (long long)need);
     add_command(b, "echo 'fs.nr_open = %lld' | sudo tee /etc/sysctl.d/90-nofile.conf", (long long)need);
   }
   if (known(&l->maxfilesperproc) && l->maxfilesperproc.value < need) {
-    b = &out[count++];
-    memset(b, 0, sizeof *b);
-    b->limit = "maxfilesperproc", b->value = l->maxfilesperproc.value, b->needed = need;
+    b = block(out, &count, "maxfilesperproc", l->maxfilesperproc.value, need);
     add_command(b, "sudo sysctl -w kern.maxfilesperproc=%lld", (long long)need);
   }
   if (known(&l->file_max) && l->file_max.value != XPOLL_LIMIT_INFINITE) {
     int64_t in_use = known(&l->files_in_use) ? l->files_in_use.value : 0;
     if (l->file_max.value - in_use < need && count < MAX_BLOCKERS) {
-      b = &out[count++];
-      memset(b, 0, sizeof *b);
-      b->limit = "file_max", b->value = l->file_max.value - in_use, b->needed = need;
+      b = block(out, &count, "file_max", l->file_max.value - in_use, need);
       if (linux_os)
         add_command(b, "sudo sysctl -w fs.file-max=%lld", (long long)(in_use + need * 2));
       else
