@@ -1,4 +1,4 @@
-// POSIX services for the core: fork tracking, errno mapping, the
+// POSIX services for the core: fork tracking, the
 // environment, descriptor limits and the wake channel.
 #include <errno.h>
 #include <fcntl.h>
@@ -39,26 +39,6 @@ void watch_forks() noexcept {
   try {
     std::call_once(once, [] { pthread_atfork(nullptr, nullptr, on_fork_child); });
   } catch (...) {
-  }
-}
-
-int from_errno(int e) noexcept {
-  switch (e) {
-    case 0: return 0;
-    case EBADF: return XPOLL_EBADF;
-    case EEXIST: return XPOLL_EEXIST;
-    case ENOENT: return XPOLL_ENOENT;
-    case ENOMEM:
-    case ENOBUFS:
-    case ENOSPC:  // epoll's max_user_watches
-      return XPOLL_ENOMEM;
-    case EINTR: return XPOLL_EINTR;
-    case EMFILE: return XPOLL_EMFILE;
-    case ENFILE: return XPOLL_ENFILE;
-    case EPERM: return XPOLL_EPERM;
-    case EINVAL:
-    case ELOOP: return XPOLL_EINVAL;
-    default: return XPOLL_EIO;
   }
 }
 

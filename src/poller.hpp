@@ -4,6 +4,7 @@
 #ifndef XPOLL_SRC_POLLER_HPP
 #define XPOLL_SRC_POLLER_HPP
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -27,24 +28,25 @@ struct Reg {
   bool queued = false;  // in the change list
 };
 
-// Descriptor-indexed table. POSIX descriptors are small dense integers, so a
-// vector indexed by number beats a hash map; it only grows.
+// Descriptor-indexed table (see fd_index). Descriptors are small dense
+// numbers, so a vector indexed by number beats a hash map; it only grows.
 class FdTable {
  public:
   Reg* find(xpoll_fd_t fd) noexcept {
-    auto i = static_cast<size_t>(fd);
+    size_t i = fd_index(fd);
     return i < regs_.size() ? &regs_[i] : nullptr;
   }
-  // Grows the table to hold fd; throws std::bad_alloc, leaving it unchanged.
+  // Grows the table to hold fd, which must have an index (descriptor_open()
+  // said so); throws std::bad_alloc, leaving it unchanged.
   Reg& at(xpoll_fd_t fd) {
-    auto i = static_cast<size_t>(fd);
+    size_t i = fd_index(fd);
     if (i >= regs_.size()) regs_.resize(std::max(i + 1, regs_.size() * 2));
     return regs_[i];
   }
   size_t size() const noexcept { return regs_.size(); }
   template <class F>
   void for_each(F&& f) {
-    for (size_t i = 0; i < regs_.size(); ++i) f(static_cast<xpoll_fd_t>(i), regs_[i]);
+    for (size_t i = 0; i < regs_.size(); ++i) f(fd_at_index(i), regs_[i]);
   }
 
  private:

@@ -9,10 +9,58 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(_WIN32)
+#include <io.h>
+#include <windows.h>
+#else
 #include <sys/utsname.h>
 #include <unistd.h>
+#endif
 
 #include <xpoll/xpoll.h>
+
+/* The operating system, its release and the machine, as uname(2) says. */
+typedef struct host {
+  char sysname[65], release[65], machine[65];
+} host_t;
+
+#if defined(_WIN32)
+typedef LONG(WINAPI *rtl_get_version_fn)(OSVERSIONINFOW *);
+
+/* GetVersionEx answers 6.2 to programs without a manifest; ntdll tells the truth. */
+static void read_host(host_t *h) {
+  OSVERSIONINFOW v;
+  SYSTEM_INFO si;
+  FARPROC f = GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "RtlGetVersion");
+  rtl_get_version_fn get;
+  memset(h, 0, sizeof *h);
+  memset(&v, 0, sizeof v);
+  v.dwOSVersionInfoSize = sizeof v;
+  snprintf(h->sysname, sizeof h->sysname, "Windows");
+  memcpy(&get, &f, sizeof get);
+  if (get && get(&v) == 0)
+    snprintf(h->release, sizeof h->release, "%lu.%lu.%lu", v.dwMajorVersion, v.dwMinorVersion, v.dwBuildNumber);
+  GetNativeSystemInfo(&si);
+  snprintf(h->machine, sizeof h->machine, "%s",
+           si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_AMD64   ? "x86_64"
+           : si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_ARM64 ? "aarch64"
+           : si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_INTEL ? "i686"
+                                                                       : "unknown");
+}
+
+static int stderr_is_terminal(void) { return _isatty(_fileno(stderr)); }
+#else
+static void read_host(host_t *h) {
+  struct utsname u;
+  memset(h, 0, sizeof *h);
+  if (uname(&u) != 0) return;
+  snprintf(h->sysname, sizeof h->sysname, "%s", u.sysname);
+  snprintf(h->release, sizeof h->release, "%s", u.release);
+  snprintf(h->machine, sizeof h->machine, "%s", u.machine);
+}
+
+static int stderr_is_terminal(void) { return isatty(STDERR_FILENO); }
+#endif
 
 enum { EXIT_OK = 0, EXIT_CHECK_FAILED = 1, EXIT_USAGE = 2, EXIT_TARGET_UNMET = 3 };
 
@@ -262,7 +310,7 @@ static void value_text(const xpoll_limit_t *l, char *buf, size_t n) {
 
 static const char *step_error(int32_t e) { return e ? xpoll_errname(e) : NULL; }
 
-static void print_table(const struct utsname *u, const xpoll_limits_t *l, const raise_result_t *rr,
+static void print_table(const host_t *u, const xpoll_limits_t *l, const raise_result_t *rr,
                         const xpoll_probe_result_t *r, const options_t *o, int nb, const char **names) {
   size_t i;
   int k;
@@ -375,7 +423,7 @@ static void json_caps(uint32_t caps) {
   printf("]");
 }
 
-static void print_json(const struct utsname *u, const xpoll_limits_t *l, const raise_result_t *rr,
+static void print_json(const host_t *u, const xpoll_limits_t *l, const raise_result_t *rr,
                        const xpoll_probe_result_t *r, const options_t *o, int nb, const char **names) {
   size_t i;
   int k, first = 1;
@@ -496,13 +544,13 @@ int main(int argc, char **argv) {
   xpoll_probe_options_t po;
   xpoll_probe_result_t r;
   raise_result_t rr;
-  struct utsname u;
+  host_t u;
   const char *names[XPOLL_PROBE_MAX_BACKENDS];
   int nb, k, status, rc, progress;
 
   status = parse_args(argc, argv, &o);
   if (status >= 0) return status;
-  if (uname(&u) != 0) memset(&u, 0, sizeof u);
+  read_host(&u);
 
   memset(&rr, 0, sizeof rr);
   if (o.raise) {
@@ -522,7 +570,7 @@ int main(int argc, char **argv) {
   po.timeout_ms = (int32_t)o.timeout_ms;
   po.ready = (int32_t)o.ready;
   po.backend = o.backend;
-  progress = isatty(STDERR_FILENO);
+  progress = stderr_is_terminal();
   if (progress) po.progress = on_progress;
   memset(&r, 0, sizeof r);
   r.size = sizeof r;
