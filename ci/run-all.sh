@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 bash ci/deps.sh || exit 1
 
-lanes=(gcc asan tsan clang kqueue python perl fuzz valgrind abi docs workflow)
+lanes=(gcc asan tsan clang kqueue windows python perl fuzz valgrind abi docs bench workflow)
 declare -A result
 failed=0
 skipped=0

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Lane: the benchmarks as a smoke test, not a measurement. Builds bench/
+# against libevent, libev and libuv and runs the pipe ring for every
+# implementation and the echo benchmark at small sizes: every read and every
+# echoed byte is counted, and a wrong count fails the lane. Times are printed
+# but never judged here (docs/benchmarks.md has the figures).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rm -rf build/bench/quick
+exec bash bench/run.sh --quick --out build/bench/quick
