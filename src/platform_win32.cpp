@@ -1,8 +1,9 @@
 // Windows services for the core: the Winsock, Win32 and NTSTATUS error
 // tables, the environment, the descriptor check and the wake channel.
 // There is no fork on Windows, so the fork generation never changes.
-#include <windows.h>
 #include <winsock2.h>
+// (winsock2.h first: kept apart so that formatting does not sort them)
+#include <windows.h>
 
 #include "platform.hpp"
 

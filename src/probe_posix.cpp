@@ -21,27 +21,19 @@
 
 #include "limits.hpp"
 #include "platform.hpp"
+#include "probe_common.hpp"
 #include "registry.hpp"
 
 namespace xpoll::detail {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-int64_t ns_since(Clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
-}
+using namespace probe;
 
 int64_t from_rlim(rlim_t v) { return v == RLIM_INFINITY ? XPOLL_LIMIT_INFINITE : static_cast<int64_t>(v); }
 
 void fill_limits(xpoll_limits_t& l) {
-  const xpoll_limit_t unknown = {XPOLL_LIMIT_UNKNOWN, nullptr};
-  l = xpoll_limits_t{};
-  l.size = sizeof l;
-  for (xpoll_limit_t* f : {&l.nofile_soft, &l.nofile_hard, &l.nr_open, &l.file_max, &l.files_in_use, &l.maxfilesperproc,
-                           &l.open_max, &l.fd_setsize, &l.stdio_max, &l.open_now, &l.ephemeral_ports})
-    *f = unknown;
+  clear_limits(l);
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
     l.nofile_soft = {from_rlim(rl.rlim_cur), "getrlimit(RLIMIT_NOFILE)"};
@@ -49,14 +41,6 @@ void fill_limits(xpoll_limits_t& l) {
   }
   l.fd_setsize = {FD_SETSIZE, "FD_SETSIZE (sys/select.h)"};
   read_os_limits(l);
-}
-
-// Copies the first `size` bytes of a full struct into the caller's, whose
-// size field says how much of it the caller knows.
-template <class T>
-void copy_out(const T& full, T* out, uint32_t size) {
-  std::memcpy(static_cast<void*>(out), &full, std::min<size_t>(size, sizeof full));
-  out->size = size;
 }
 
 const char* errno_name(int e) {
@@ -100,27 +84,9 @@ class Descriptors {
   std::vector<int> fds_;
 };
 
-// A poller destroyed on scope exit.
-struct PollerHolder {
-  xpoll_t* p = nullptr;
-  ~PollerHolder() { xpoll_destroy(p); }
-};
-
-struct Progress {
-  const xpoll_probe_options_t& o;
-  void operator()(const char* step, int64_t done, int64_t total) const {
-    if (o.progress) o.progress(o.progress_arg, step, done, total);
-  }
-};
-
 int64_t memory_now() {
   int64_t p = process_bytes(), k = kernel_bytes();
   return p < 0 ? -1 : p + (k < 0 ? 0 : k);
-}
-
-int64_t per_item(int64_t before, int64_t after, int64_t n) {
-  if (before < 0 || after < 0 || n <= 0) return XPOLL_LIMIT_UNKNOWN;
-  return std::max<int64_t>(0, (after - before) / n);
 }
 
 // Step 1: socket pairs until the limit (or the cap); the last free slot, when
@@ -198,47 +164,14 @@ void check_backend(const char* name, const xpoll_probe_options_t& o, Descriptors
   size_t pairs = registered / 2;
   size_t want = static_cast<size_t>(std::max(2, o.ready > 0 ? o.ready : 16));
   size_t k = std::min(pairs, (want + 1) / 2);
-  std::vector<char> expected(static_cast<size_t>(b.highest_fd) + 1, 0), seen(expected.size(), 0);
+  std::vector<char> expected(static_cast<size_t>(b.highest_fd) + 1, 0);
   for (size_t i = pairs - k; i < pairs; ++i) {
     for (int j = 0; j < 2; ++j) {
       int fd = fds[2 * i + j];
       if (::write(fd, "x", 1) == 1) expected[static_cast<size_t>(fds[2 * i + 1 - j])] = 1;
     }
   }
-  b.ready_expected = static_cast<int32_t>(std::count(expected.begin(), expected.end(), 1));
-  int timeout = o.timeout_ms > 0 ? o.timeout_ms : 5000;
-  xpoll_event_t ev[64];
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout);
-  auto take = [&](int n) {
-    for (int i = 0; i < n; ++i) {
-      size_t fd = static_cast<size_t>(ev[i].fd);
-      if (fd < expected.size() && expected[fd]) {
-        if (!seen[fd]) ++b.ready_reported;
-        seen[fd] = 1;
-      } else {
-        ++b.wrong_reported;
-      }
-    }
-  };
-  while (b.ready_reported < b.ready_expected && Clock::now() < deadline) {
-    int n = xpoll_wait(q.p, ev, 64, 50);
-    if (n < 0 && n != XPOLL_EINTR) {
-      if (!b.error) b.error = n;
-      break;
-    }
-    if (n > 0) take(n);
-  }
-  // The time of one non-blocking wait at this size (median of five), which
-  // also catches any descriptor reported that was not made ready.
-  int64_t times[5];
-  for (int64_t& t : times) {
-    auto w0 = Clock::now();
-    int n = xpoll_wait(q.p, ev, 64, 0);
-    t = ns_since(w0);
-    if (n > 0) take(n);
-  }
-  std::sort(times, times + 5);
-  b.wait_ns = times[2];
+  tally_ready(q.p, o, expected, b);  // the registrations' data are their descriptors
   b.passed = (b.error == 0 || b.error == XPOLL_ERANGE) && b.ready_expected > 0 &&
              b.ready_reported == b.ready_expected && b.wrong_reported == 0;
   char buf[8];
@@ -248,9 +181,9 @@ void check_backend(const char* name, const xpoll_probe_options_t& o, Descriptors
 
 // Step 3: loopback TCP connections held concurrently, one byte echoed on
 // each, driven by one poller.
-class ConnectionProbe {
+class ConnectionProbe : public ConnectionsBase {
  public:
-  ConnectionProbe(const xpoll_probe_options_t& o, xpoll_probe_result_t& r) : o_(o), r_(r) {}
+  using ConnectionsBase::ConnectionsBase;
 
   void run() {
     int64_t n = o_.connections;
@@ -260,54 +193,14 @@ class ConnectionProbe {
       int64_t soft = l.nofile_soft.value == XPOLL_LIMIT_INFINITE ? 1 << 20 : l.nofile_soft.value;
       n = std::max<int64_t>(1, (soft - std::max<int64_t>(l.open_now.value, 3) - 32) / 2);
     }
-    if (!setup()) return;
-    // One descriptor kept back, so that memory can be read at the limit.
-    int reserve = dup(listener_);
-    int idle_limit = o_.timeout_ms > 0 ? o_.timeout_ms : 5000;
-    int64_t mem0 = memory_now();
-    auto t0 = Clock::now();
-    auto last = t0;
-    Progress progress{o_};
-    xpoll_event_t ev[256];
-    for (;;) {
-      while (!stop_ && opened_ < n && opened_ - held_ - failed_ < 128) open_one();
-      if ((stop_ || opened_ >= n) && held_ + failed_ >= opened_) break;
-      int got = xpoll_wait(poller_.p, ev, 256, 100);
-      if (got < 0 && got != XPOLL_EINTR) {
-        note_error(xpoll_errname(got));
-        break;
-      }
-      if (got <= 0) {
-        // After the limit was met, pending connections may never finish.
-        int64_t idle = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last).count();
-        if (idle > (stop_ ? 300 : idle_limit)) {
-          note_error("ETIMEDOUT");
-          break;
-        }
-        continue;
-      }
-      last = Clock::now();
-      for (int i = 0; i < got; ++i) handle(ev[i]);
-      if (held_ % 1024 == 0) progress("connections", held_, n);
-    }
-    r_.connections_ns = ns_since(t0);
-    if (reserve >= 0) ::close(reserve);
-    r_.connections_tried = attempts_;
-    r_.connections_held = held_;
-    r_.connection_bytes = per_item(mem0, memory_now(), held_);
-    progress("connections", held_, n);
+    ConnectionsBase::run(*this, n, memory_now);
   }
 
  private:
-  enum Kind : uint64_t { kListener = 0, kClient = 1, kServer = 2 };
-  static uint64_t tag(Kind k, size_t i) { return (static_cast<uint64_t>(k) << 32) | i; }
+  friend class ConnectionsBase;
 
   bool setup() {
-    int rc = xpoll_create(&poller_.p, o_.backend, 0);
-    if (rc != 0) {
-      note_error(xpoll_errname(rc));
-      return false;
-    }
+    if (!create_poller()) return false;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return fail(errno);
     fds_.fds().push_back(fd);
@@ -322,18 +215,12 @@ class ConnectionProbe {
       return fail(errno);
     set_nonblocking(fd);
     listener_ = fd;
+    // One descriptor kept back, so that memory can be read at the limit.
+    reserve_ = dup(listener_);
     return xpoll_add(poller_.p, fd, XPOLL_IN, tag(kListener, 0)) == 0;
   }
 
-  bool fail(int e) {
-    note_error(errno_name(e));
-    stop_ = true;
-    return false;
-  }
-
-  void note_error(const char* name) {
-    if (!r_.connections_error[0]) std::snprintf(r_.connections_error, sizeof r_.connections_error, "%s", name);
-  }
+  bool fail(int e) { return stop_with(errno_name(e)); }
 
   void open_one() {
     ++attempts_;
@@ -349,10 +236,7 @@ class ConnectionProbe {
       send_ping(fd, i);
     } else if (errno == EINPROGRESS) {
       int rc = xpoll_add(poller_.p, fd, XPOLL_OUT, tag(kClient, i));
-      if (rc != 0) {
-        note_error(xpoll_errname(rc));
-        stop_ = true;
-      }
+      if (rc != 0) stop_with(xpoll_errname(rc));
     } else {
       fail(errno);
       fds_.close_from(i);  // a connection that never was
@@ -364,17 +248,19 @@ class ConnectionProbe {
   void send_ping(int fd, size_t i) {
     int rc = xpoll_modify(poller_.p, fd, XPOLL_IN, tag(kClient, i));
     if (rc == XPOLL_ENOENT) rc = xpoll_add(poller_.p, fd, XPOLL_IN, tag(kClient, i));
-    if (rc != 0) {
-      note_error(xpoll_errname(rc));
-      ++failed_;
-    } else if (::write(fd, "x", 1) != 1) {
+    if (rc != 0)
+      lost(xpoll_errname(rc));
+    else if (::write(fd, "x", 1) != 1)
       lost(errno);
-    }
   }
 
-  void lost(int e) {
-    note_error(errno_name(e));
-    ++failed_;
+  void lost(int e) { ConnectionsBase::lost(errno_name(e)); }
+  using ConnectionsBase::lost;
+
+  // Called by run() before it reads the memory in use.
+  void release_reserve() {
+    if (reserve_ >= 0) ::close(reserve_);
+    reserve_ = -1;
   }
 
   void handle(const xpoll_event_t& e) {
@@ -430,17 +316,15 @@ class ConnectionProbe {
     }
   }
 
-  const xpoll_probe_options_t& o_;
-  xpoll_probe_result_t& r_;
   Descriptors fds_;  // every socket of the step, closed last
-  PollerHolder poller_;
   sockaddr_in addr_{};
   int listener_ = -1;
-  int64_t attempts_ = 0, opened_ = 0, held_ = 0, failed_ = 0;
-  bool stop_ = false;
+  int reserve_ = -1;
 };
 
-int probe(const xpoll_probe_options_t& o, xpoll_probe_result_t& r) {
+}  // namespace
+
+int probe_run(const xpoll_probe_options_t& o, xpoll_probe_result_t& r) {
   if (o.steps & (XPOLL_PROBE_DESCRIPTORS | XPOLL_PROBE_BACKENDS)) {
     Descriptors d;
     open_descriptors(o, r, d);
@@ -467,21 +351,13 @@ int probe(const xpoll_probe_options_t& o, xpoll_probe_result_t& r) {
   return 0;
 }
 
-}  // namespace
-
 }  // namespace xpoll::detail
 
 using namespace xpoll::detail;
 
 extern "C" {
 
-XPOLL_API int xpoll_read_limits(xpoll_limits_t* out) {
-  if (!out || out->size < offsetof(xpoll_limits_t, nofile_hard)) return XPOLL_EINVAL;
-  xpoll_limits_t full;
-  fill_limits(full);
-  copy_out(full, out, out->size);
-  return 0;
-}
+XPOLL_API int xpoll_read_limits(xpoll_limits_t* out) { return probe::read_limits_entry(out, fill_limits); }
 
 XPOLL_API int xpoll_raise_nofile(int64_t* before, int64_t* after) {
   struct rlimit rl;
@@ -509,23 +385,7 @@ XPOLL_API int xpoll_raise_nofile(int64_t* before, int64_t* after) {
 }
 
 XPOLL_API int xpoll_probe(const xpoll_probe_options_t* opts, xpoll_probe_result_t* out) {
-  if (!opts || !out || opts->size < sizeof(xpoll_probe_options_t) || out->size < sizeof(xpoll_probe_result_t))
-    return XPOLL_EINVAL;
-  if (opts->steps & ~(XPOLL_PROBE_DESCRIPTORS | XPOLL_PROBE_BACKENDS | XPOLL_PROBE_CONNECTIONS)) return XPOLL_EINVAL;
-  if (opts->max_descriptors < 0 || opts->connections < 0 || opts->timeout_ms < 0 || opts->ready < 0)
-    return XPOLL_EINVAL;
-  if (opts->backend && !find_backend(opts->backend)) return XPOLL_ENOBACKEND;
-  uint32_t size = out->size;
-  try {
-    xpoll_probe_result_t r{};
-    int rc = probe(*opts, r);
-    copy_out(r, out, size);
-    return rc;
-  } catch (const std::bad_alloc&) {
-    return XPOLL_ENOMEM;
-  } catch (...) {
-    return XPOLL_EIO;
-  }
+  return probe::probe_entry(opts, out, xpoll::detail::probe_run);
 }
 
 }  // extern "C"

@@ -7,10 +7,13 @@
 // 65,536 unless the caller sets one; checks each
 // backend's readiness at that size; and holds loopback TCP connections
 // echoing one byte each. Everything it opens is closed before it returns.
+// winsock2.h before windows.h, and windows.h before psapi.h.
+#include <winsock2.h>
+// (kept apart so that formatting does not sort them)
+#include <windows.h>
+//
 #include <psapi.h>
 #include <stdio.h>  // _getmaxstdio
-#include <windows.h>
-#include <winsock2.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,26 +23,18 @@
 #include <vector>
 
 #include "platform.hpp"
+#include "probe_common.hpp"
 #include "registry.hpp"
 
 namespace xpoll::detail {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace probe;
 constexpr int64_t kDefaultCap = 65536;
 
-int64_t ns_since(Clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
-}
-
 void fill_limits(xpoll_limits_t& l) {
-  const xpoll_limit_t none = {XPOLL_LIMIT_UNKNOWN, nullptr};
-  l = xpoll_limits_t{};
-  l.size = sizeof l;
-  for (xpoll_limit_t* f : {&l.nofile_soft, &l.nofile_hard, &l.nr_open, &l.file_max, &l.files_in_use, &l.maxfilesperproc,
-                           &l.open_max, &l.fd_setsize, &l.stdio_max, &l.open_now, &l.ephemeral_ports})
-    *f = none;
+  clear_limits(l);
   l.nofile_soft = {XPOLL_LIMIT_INFINITE, "none on Windows (handles are bounded by memory)"};
   l.nofile_hard = l.nofile_soft;
   l.fd_setsize = {FD_SETSIZE, "FD_SETSIZE (winsock2.h; xpoll's select is not bound by it)"};
@@ -49,22 +44,11 @@ void fill_limits(xpoll_limits_t& l) {
     l.open_now = {static_cast<int64_t>(handles), "GetProcessHandleCount()"};
 }
 
-template <class T>
-void copy_out(const T& full, T* out, uint32_t size) {
-  std::memcpy(static_cast<void*>(out), &full, std::min<size_t>(size, sizeof full));
-  out->size = size;
-}
-
 int64_t memory_now() {
   PROCESS_MEMORY_COUNTERS_EX pmc{};
   if (!GetProcessMemoryInfo(GetCurrentProcess(), reinterpret_cast<PROCESS_MEMORY_COUNTERS*>(&pmc), sizeof pmc))
     return -1;
   return static_cast<int64_t>(pmc.PrivateUsage);
-}
-
-int64_t per_item(int64_t before, int64_t after, int64_t n) {
-  if (before < 0 || after < 0 || n <= 0) return XPOLL_LIMIT_UNKNOWN;
-  return std::max<int64_t>(0, (after - before) / n);
 }
 
 const char* wsa_name(int e) {
@@ -119,18 +103,6 @@ class Sockets {
   bool started_ = false;
   std::vector<SOCKET> s_;
   std::vector<u_short> ports_;  // of the UDP sockets, in the same order; 0 while unbound
-};
-
-struct PollerHolder {
-  xpoll_t* p = nullptr;
-  ~PollerHolder() { xpoll_destroy(p); }
-};
-
-struct Progress {
-  const xpoll_probe_options_t& o;
-  void operator()(const char* step, int64_t done, int64_t total) const {
-    if (o.progress) o.progress(o.progress_arg, step, done, total);
-  }
 };
 
 // Step 1: UDP sockets bound to loopback until the cap or a failure.
@@ -193,7 +165,7 @@ void check_backend(const char* name, const xpoll_probe_options_t& o, Sockets& d,
   for (size_t i = 0; i < registered; ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return socks[x] > socks[y]; });
   size_t want = std::min<size_t>(registered, static_cast<size_t>(o.ready > 0 ? o.ready : 16));
-  std::vector<char> expected(registered, 0), seen(registered, 0);
+  std::vector<char> expected(registered, 0);
   SOCKET sender = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
   for (size_t k = 0; k < want && sender != INVALID_SOCKET; ++k) {
     size_t j = order[k];
@@ -206,38 +178,7 @@ void check_backend(const char* name, const xpoll_probe_options_t& o, Sockets& d,
     if (to.sin_port && sendto(sender, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 1) expected[j] = 1;
   }
   if (sender != INVALID_SOCKET) closesocket(sender);
-  b.ready_expected = static_cast<int32_t>(std::count(expected.begin(), expected.end(), 1));
-  int timeout = o.timeout_ms > 0 ? o.timeout_ms : 5000;
-  xpoll_event_t ev[64];
-  auto take = [&](int n) {
-    for (int i = 0; i < n; ++i) {
-      size_t k = static_cast<size_t>(ev[i].data);
-      if (k < expected.size() && expected[k]) {
-        if (!seen[k]) ++b.ready_reported;
-        seen[k] = 1;
-      } else {
-        ++b.wrong_reported;
-      }
-    }
-  };
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout);
-  while (b.ready_reported < b.ready_expected && Clock::now() < deadline) {
-    int n = xpoll_wait(q.p, ev, 64, 50);
-    if (n < 0) {
-      if (!b.error) b.error = n;
-      break;
-    }
-    take(n);
-  }
-  int64_t times[5];
-  for (int64_t& t : times) {
-    auto w0 = Clock::now();
-    int n = xpoll_wait(q.p, ev, 64, 0);
-    t = ns_since(w0);
-    if (n > 0) take(n);
-  }
-  std::sort(times, times + 5);
-  b.wait_ns = times[2];
+  tally_ready(q.p, o, expected, b);  // the registrations' data are their indexes
   b.passed = b.error == 0 && b.ready_expected > 0 && b.ready_reported == b.ready_expected && b.wrong_reported == 0;
   char buf[8];
   for (size_t k = 0; k < expected.size(); ++k)
@@ -246,56 +187,17 @@ void check_backend(const char* name, const xpoll_probe_options_t& o, Sockets& d,
 
 // Step 3: loopback TCP connections held concurrently, one byte echoed on
 // each, driven by one poller.
-class ConnectionProbe {
+class ConnectionProbe : public ConnectionsBase {
  public:
-  ConnectionProbe(const xpoll_probe_options_t& o, xpoll_probe_result_t& r) : o_(o), r_(r) {}
+  using ConnectionsBase::ConnectionsBase;
 
-  void run() {
-    int64_t n = o_.connections > 0 ? o_.connections : kDefaultCap / 2;
-    if (!setup()) return;
-    int idle_limit = o_.timeout_ms > 0 ? o_.timeout_ms : 5000;
-    int64_t mem0 = memory_now();
-    auto t0 = Clock::now();
-    auto last = t0;
-    Progress progress{o_};
-    xpoll_event_t ev[256];
-    for (;;) {
-      while (!stop_ && opened_ < n && opened_ - held_ - failed_ < 128) open_one();
-      if ((stop_ || opened_ >= n) && held_ + failed_ >= opened_) break;
-      int got = xpoll_wait(poller_.p, ev, 256, 100);
-      if (got < 0) {
-        note_error(xpoll_errname(got));
-        break;
-      }
-      if (got == 0) {
-        int64_t idle = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last).count();
-        if (idle > (stop_ ? 300 : idle_limit)) {
-          note_error("ETIMEDOUT");
-          break;
-        }
-        continue;
-      }
-      last = Clock::now();
-      for (int i = 0; i < got; ++i) handle(ev[i]);
-      if (held_ % 1024 == 0) progress("connections", held_, n);
-    }
-    r_.connections_ns = ns_since(t0);
-    r_.connections_tried = attempts_;
-    r_.connections_held = held_;
-    r_.connection_bytes = per_item(mem0, memory_now(), held_);
-    progress("connections", held_, n);
-  }
+  void run() { ConnectionsBase::run(*this, o_.connections > 0 ? o_.connections : kDefaultCap / 2, memory_now); }
 
  private:
-  enum Kind : uint64_t { kListener = 0, kClient = 1, kServer = 2 };
-  static uint64_t tag(Kind k, size_t i) { return (static_cast<uint64_t>(k) << 32) | i; }
+  friend class ConnectionsBase;
 
   bool setup() {
-    int rc = xpoll_create(&poller_.p, o_.backend, 0);
-    if (rc != 0) {
-      note_error(xpoll_errname(rc));
-      return false;
-    }
+    if (!create_poller()) return false;
     SOCKET l = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
     if (l == INVALID_SOCKET) return fail(WSAGetLastError());
     socks_.all().push_back(l);
@@ -309,15 +211,10 @@ class ConnectionProbe {
     return xpoll_add(poller_.p, l, XPOLL_IN, tag(kListener, 0)) == 0;
   }
 
-  bool fail(int e) {
-    note_error(wsa_name(e));
-    stop_ = true;
-    return false;
-  }
-
-  void note_error(const char* name) {
-    if (!r_.connections_error[0]) std::snprintf(r_.connections_error, sizeof r_.connections_error, "%s", name);
-  }
+  bool fail(int e) { return stop_with(wsa_name(e)); }
+  void lost(int e) { ConnectionsBase::lost(wsa_name(e)); }
+  using ConnectionsBase::lost;
+  void release_reserve() {}  // no descriptor limit to keep one back from
 
   void open_one() {
     ++attempts_;
@@ -333,10 +230,7 @@ class ConnectionProbe {
       send_ping(s, i);
     } else if (WSAGetLastError() == WSAEWOULDBLOCK) {
       int rc = xpoll_add(poller_.p, s, XPOLL_OUT, tag(kClient, i));
-      if (rc != 0) {
-        note_error(xpoll_errname(rc));
-        stop_ = true;
-      }
+      if (rc != 0) stop_with(xpoll_errname(rc));
     } else {
       fail(WSAGetLastError());
       socks_.close_from(i);
@@ -348,17 +242,10 @@ class ConnectionProbe {
   void send_ping(SOCKET s, size_t i) {
     int rc = xpoll_modify(poller_.p, s, XPOLL_IN, tag(kClient, i));
     if (rc == XPOLL_ENOENT) rc = xpoll_add(poller_.p, s, XPOLL_IN, tag(kClient, i));
-    if (rc != 0) {
-      note_error(xpoll_errname(rc));
-      ++failed_;
-    } else if (send(s, "x", 1, 0) != 1) {
+    if (rc != 0)
+      lost(xpoll_errname(rc));
+    else if (send(s, "x", 1, 0) != 1)
       lost(WSAGetLastError());
-    }
-  }
-
-  void lost(int e) {
-    note_error(wsa_name(e));
-    ++failed_;
   }
 
   void handle(const xpoll_event_t& e) {
@@ -411,17 +298,14 @@ class ConnectionProbe {
     }
   }
 
-  const xpoll_probe_options_t& o_;
-  xpoll_probe_result_t& r_;
   Sockets socks_;  // every socket of the step, closed last
-  PollerHolder poller_;
   sockaddr_in addr_{};
   SOCKET listener_ = INVALID_SOCKET;
-  int64_t attempts_ = 0, opened_ = 0, held_ = 0, failed_ = 0;
-  bool stop_ = false;
 };
 
-int probe(const xpoll_probe_options_t& o, xpoll_probe_result_t& r) {
+}  // namespace
+
+int probe_run(const xpoll_probe_options_t& o, xpoll_probe_result_t& r) {
   if (o.steps & (XPOLL_PROBE_DESCRIPTORS | XPOLL_PROBE_BACKENDS)) {
     Sockets d;
     open_descriptors(o, r, d);
@@ -443,21 +327,13 @@ int probe(const xpoll_probe_options_t& o, xpoll_probe_result_t& r) {
   return 0;
 }
 
-}  // namespace
-
 }  // namespace xpoll::detail
 
 using namespace xpoll::detail;
 
 extern "C" {
 
-XPOLL_API int xpoll_read_limits(xpoll_limits_t* out) {
-  if (!out || out->size < offsetof(xpoll_limits_t, nofile_hard)) return XPOLL_EINVAL;
-  xpoll_limits_t full;
-  fill_limits(full);
-  copy_out(full, out, out->size);
-  return 0;
-}
+XPOLL_API int xpoll_read_limits(xpoll_limits_t* out) { return probe::read_limits_entry(out, fill_limits); }
 
 // Nothing to raise: there is no such limit. Reported as already there.
 XPOLL_API int xpoll_raise_nofile(int64_t* before, int64_t* after) {
@@ -467,23 +343,7 @@ XPOLL_API int xpoll_raise_nofile(int64_t* before, int64_t* after) {
 }
 
 XPOLL_API int xpoll_probe(const xpoll_probe_options_t* opts, xpoll_probe_result_t* out) {
-  if (!opts || !out || opts->size < sizeof(xpoll_probe_options_t) || out->size < sizeof(xpoll_probe_result_t))
-    return XPOLL_EINVAL;
-  if (opts->steps & ~(XPOLL_PROBE_DESCRIPTORS | XPOLL_PROBE_BACKENDS | XPOLL_PROBE_CONNECTIONS)) return XPOLL_EINVAL;
-  if (opts->max_descriptors < 0 || opts->connections < 0 || opts->timeout_ms < 0 || opts->ready < 0)
-    return XPOLL_EINVAL;
-  if (opts->backend && !find_backend(opts->backend)) return XPOLL_ENOBACKEND;
-  uint32_t size = out->size;
-  try {
-    xpoll_probe_result_t r{};
-    int rc = probe(*opts, r);
-    copy_out(r, out, size);
-    return rc;
-  } catch (const std::bad_alloc&) {
-    return XPOLL_ENOMEM;
-  } catch (...) {
-    return XPOLL_EIO;
-  }
+  return probe::probe_entry(opts, out, xpoll::detail::probe_run);
 }
 
 }  // extern "C"

@@ -11,8 +11,9 @@
 #ifndef NOMINMAX
 #define NOMINMAX
 #endif
-#include <windows.h>
 #include <winsock2.h>
+// (winsock2.h first: kept apart so that formatting does not sort them)
+#include <windows.h>
 #else
 #include <fcntl.h>
 #include <sys/resource.h>

@@ -14,8 +14,9 @@
 #ifndef XPOLL_SRC_BACKENDS_IOCP_AFD_HPP
 #define XPOLL_SRC_BACKENDS_IOCP_AFD_HPP
 
-#include <windows.h>
 #include <winsock2.h>
+// (winsock2.h first: kept apart so that formatting does not sort them)
+#include <windows.h>
 #include <winternl.h>
 
 #include <cstdint>
