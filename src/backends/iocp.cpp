@@ -22,6 +22,7 @@
 // raise the hang-up bit.
 #include <algorithm>
 #include <memory>
+#include <new>
 #include <unordered_map>
 #include <vector>
 
