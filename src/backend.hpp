@@ -72,6 +72,7 @@ class EventSink {
   int max_ = 0;
   int count_ = 0;
   int stale_ = 0;
+  int linger_ = 0;  // of the stale events, those of a registration the kernel may still hold
   int dead_ = 0;
   bool woken_ = false;
   bool user_wake_ = false;

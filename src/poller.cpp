@@ -15,6 +15,15 @@ constexpr uint32_t kAlwaysBits = XPOLL_ERR | XPOLL_HUP;
 // change made by another thread) do not count: each one is real progress.
 constexpr int kMaxStaleRounds = 100;
 
+// Lingering registrations recorded beyond this many (and beyond the table's
+// size) make the next wait rebuild the kernel set and start the record
+// afresh: most belong to files long closed, which the kernel has dropped.
+constexpr size_t kMaxLingering = 1024;
+
+uint64_t linger_key(xpoll_fd_t fd, uint64_t gen) {
+  return (static_cast<uint64_t>(fd_index(fd)) << 32) | (gen & 0xffffffffu);
+}
+
 using Clock = std::chrono::steady_clock;
 
 int remaining_ms(Clock::time_point deadline) noexcept {
@@ -65,11 +74,11 @@ int Poller::apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept {
   if (want != 0 && (r.have == 0 || verify)) ++gen;
   int rc = backend_->apply(fd, r.have, want, gen, verify);
   if (rc < 0) {
-    if (r.have != 0) may_linger_ = true;
+    if (r.have != 0) note_linger(fd, r.gen);
     return rc;
   }
   if (rc == kKeptTag) gen = r.gen;
-  if (rc == kMayLinger) may_linger_ = true;
+  if (rc == kMayLinger) note_linger(fd, r.gen);
   r.have = want;
   r.gen = gen;
   return 0;
@@ -97,7 +106,7 @@ void Poller::changed(xpoll_fd_t fd, Reg& r) noexcept {
 // The kernel refuses a change only when the descriptor was closed or
 // replaced behind our back; it then holds nothing we can name.
 void Poller::refused(xpoll_fd_t fd, Reg& r) noexcept {
-  if (r.have != 0) may_linger_ = true;
+  if (r.have != 0) note_linger(fd, r.gen);
   r.have = 0;
   if (r.registered) r.dead = true;
 }
@@ -127,12 +136,23 @@ void Poller::flush() noexcept {
       this);
 }
 
+void Poller::note_linger(xpoll_fd_t fd, uint32_t gen) noexcept {
+  may_linger_ = true;
+  try {
+    lingering_.insert(linger_key(fd, gen));
+  } catch (...) {
+    linger_unknown_ = true;
+  }
+}
+
 // The kernel holds registrations we cannot name (epoll keeps watching a
 // closed descriptor while a duplicate of it is open elsewhere, and its events
 // would wake every wait): start the kernel set afresh from the table.
 void Poller::reset_backend() noexcept {
   if (backend_->reset() != 0) return;
   may_linger_ = false;
+  linger_unknown_ = false;
+  lingering_.clear();
   table_.for_each([this](xpoll_fd_t fd, Reg& r) {
     r.have = 0;
     if (want_of(r) != 0) enqueue(fd, r);
@@ -221,6 +241,9 @@ EventSink::Result Poller::on_event(EventSink& sink, xpoll_fd_t fd, uint32_t even
   Reg* r = table_.find(fd);
   if (!r || !r->registered || r->dead || (tag != kNoTag && tag != r->gen)) {
     ++sink.stale_;
+    // Without a tag (poll, select) nothing tells a lingering registration
+    // from a race: count it as one.
+    if (may_linger_ && (tag == kNoTag || linger_unknown_ || lingering_.count(linger_key(fd, tag)))) ++sink.linger_;
     return EventSink::kSkipped;
   }
   if (!r->armed) return EventSink::kSkipped;
@@ -249,6 +272,7 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   int result = 0;
   int stale_rounds = 0;
   for (int round = 0;; ++round) {
+    if (lingering_.size() > std::max(kMaxLingering, table_.size())) reset_backend();
     flush();
     int rc = backend_->prepare();
     if (rc != 0) {
@@ -267,11 +291,11 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
     sink.out_ = out;
     sink.max_ = max;
     backend_->collect(sink);
-    // Stale events, or a wait that keeps ending early with nothing (an
-    // emulation whose own set holds the lingering registration), while the
-    // kernel may hold a registration no entry names: rebuild the set.
-    if (may_linger_ && (sink.stale_ || (sink.count_ == 0 && !sink.woken_ &&
-                                        (timeout_ms < 0 || (timeout_ms > 0 && remaining_ms(deadline) > 0)))))
+    // Events of a registration the kernel may still hold though no entry
+    // names it, or a wait that keeps ending early with nothing (an emulation
+    // whose own set holds the lingering registration): rebuild the set.
+    if (may_linger_ && (sink.linger_ || (sink.count_ == 0 && sink.stale_ == 0 && !sink.woken_ &&
+                                         (timeout_ms < 0 || (timeout_ms > 0 && remaining_ms(deadline) > 0)))))
       reset_backend();
     result = sink.count_;
     // Return with events, for a caller's wake, or at the deadline; go on

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #include "backend.hpp"
@@ -83,6 +84,7 @@ class Poller {
   void changed(xpoll_fd_t fd, Reg& r) noexcept;
   void flush() noexcept;
   void refused(xpoll_fd_t fd, Reg& r) noexcept;
+  void note_linger(xpoll_fd_t fd, uint32_t gen) noexcept;
   void reset_backend() noexcept;
   void signal_internal() noexcept;
 
@@ -98,9 +100,15 @@ class Poller {
   FdTable table_;
   std::vector<xpoll_fd_t> changes_;  // capacity kept >= table size
   bool waiting_ = false;
-  // The kernel may hold a registration no entry names (a removal failed, or a
-  // re-add found a new file): stale events then call for a rebuild.
+  // The kernel may hold a registration no entry names (a removal failed
+  // because the descriptor was closed first, or a re-add found a new file).
+  // Each is kept as fd_index << 32 | generation: its events, and only
+  // theirs, call for a rebuild; events merely stale from a race with another
+  // thread's change do not. linger_unknown_: one could not be recorded (no
+  // memory), so any stale event rebuilds.
   bool may_linger_ = false;
+  bool linger_unknown_ = false;
+  std::unordered_set<uint64_t> lingering_;
 
   std::atomic<bool> signalled_{false};  // the backend's wake channel is (being) signalled
   std::atomic<bool> user_wake_{false};  // xpoll_wake() asked for the wait to return
