@@ -276,7 +276,6 @@ int main(int argc, char **argv) {
   table = calloc((size_t)table_size, sizeof *table);
   spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (!table || spare < 0 || (lfd = listen_on(port)) < 0) goto out;
-  tell_capacity(before, after, xpoll_backend(g_poller));
   if ((rc = xpoll_add(g_poller, lfd, XPOLL_IN, 0)) != 0) {
     fprintf(stderr, "xpoll_add(listener): %s\n", xpoll_strerror(rc));
     goto out;
@@ -292,6 +291,9 @@ int main(int argc, char **argv) {
     g_signal_pipe = sig_pipe[1];
   }
 #endif
+  /* Counted once every descriptor of the server's own (the signal pipe
+     too) is open. */
+  tell_capacity(before, after, xpoll_backend(g_poller));
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
