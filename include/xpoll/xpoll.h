@@ -251,9 +251,12 @@ XPOLL_API void xpoll_destroy(xpoll_t *p);
  *         poll this kind of file), ::XPOLL_ERANGE (descriptor number too large
  *         for this backend), ::XPOLL_ENOMEM, ::XPOLL_EFORKED.
  *
- * A descriptor that was removed and is added again before the next wait costs
- * no registration system call when the kernel still holds it (the kernel is
- * asked only to confirm it is the same open file).
+ * A descriptor that was removed and is added again before the next wait is
+ * neither removed from nor registered with the kernel anew: epoll makes one
+ * call that confirms the kernel still holds the same open file (an
+ * EPOLL_CTL_ADD answered EEXIST), so that a number closed and reused in
+ * between is registered afresh; poll and select make only the check that
+ * every add makes, that the descriptor is open.
  *
  * Thread safety: may be called from any thread, also while another thread is
  * blocked in xpoll_wait(); the change applies to that wait.
