@@ -17,7 +17,18 @@ echo "deps: installing ${missing[*]}"
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 export DEBIAN_FRONTEND=noninteractive
-if ! "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+# Wine is installed with what it recommends (the set the Windows lane was
+# checked with); everything else without.
+plain=() wine=()
+for p in "${missing[@]}"; do
+  case $p in wine | wine64) wine+=("$p") ;; *) plain+=("$p") ;; esac
+done
+install() {
+  "${sudo_cmd[@]}" apt-get install -y -qq "$@" >/dev/null
+}
+if ! { [ ${#plain[@]} -eq 0 ] || install --no-install-recommends "${plain[@]}" 2>/dev/null; } ||
+  ! { [ ${#wine[@]} -eq 0 ] || install "${wine[@]}" 2>/dev/null; }; then
   "${sudo_cmd[@]}" apt-get update -qq >/dev/null
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ ${#plain[@]} -eq 0 ] || install --no-install-recommends "${plain[@]}"
+  [ ${#wine[@]} -eq 0 ] || install "${wine[@]}"
 fi
