@@ -15,9 +15,10 @@ constexpr uint32_t kAlwaysBits = XPOLL_ERR | XPOLL_HUP;
 // change made by another thread) do not count: each one is real progress.
 constexpr int kMaxStaleRounds = 100;
 
-// Lingering registrations recorded beyond this many (and beyond the table's
-// size) make the next wait rebuild the kernel set and start the record
-// afresh: most belong to files long closed, which the kernel has dropped.
+// The most lingering registrations recorded one by one. Most belong to files
+// long closed, which the kernel has dropped; past this many the record is
+// dropped and any stale event rebuilds the set (which starts it afresh), so
+// memory stays bounded and a rebuild comes at most once per this many.
 constexpr size_t kMaxLingering = 1024;
 
 uint64_t linger_key(xpoll_fd_t fd, uint64_t gen) {
@@ -138,6 +139,12 @@ void Poller::flush() noexcept {
 
 void Poller::note_linger(xpoll_fd_t fd, uint32_t gen) noexcept {
   may_linger_ = true;
+  if (linger_unknown_) return;
+  if (lingering_.size() >= kMaxLingering) {
+    lingering_.clear();
+    linger_unknown_ = true;
+    return;
+  }
   try {
     lingering_.insert(linger_key(fd, gen));
   } catch (...) {
@@ -272,7 +279,6 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   int result = 0;
   int stale_rounds = 0;
   for (int round = 0;; ++round) {
-    if (lingering_.size() > std::max(kMaxLingering, table_.size())) reset_backend();
     flush();
     int rc = backend_->prepare();
     if (rc != 0) {

@@ -105,7 +105,7 @@ class Poller {
   // Each is kept as fd_index << 32 | generation: its events, and only
   // theirs, call for a rebuild; events merely stale from a race with another
   // thread's change do not. linger_unknown_: one could not be recorded (no
-  // memory), so any stale event rebuilds.
+  // memory, or too many), so any stale event rebuilds.
   bool may_linger_ = false;
   bool linger_unknown_ = false;
   std::unordered_set<uint64_t> lingering_;
