@@ -3,8 +3,8 @@
 # contract suite on iocp, poll (WSAPoll) and select (Winsock), the Windows
 # quirks, the C++ layer and the probe. Wine gets a prefix of its own in the
 # build directory, made before the tests (its first start takes seconds), and
-# a wineserver started here, detached from ctest's pipes, and stopped by its
-# pid at the end.
+# a wineserver started here, detached from ctest's pipes, and stopped at the
+# end with every Wine process of that prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in x86_64-w64-mingw32-g++-posix wine wineserver; do
@@ -24,8 +24,16 @@ cmake --build "$build" -j2 >"$build/build.log" 2>&1 || { tail -n 60 "$build/buil
 
 wineserver -f -p </dev/null >"$build/wineserver.log" 2>&1 &
 server=$!
+# Wine's own services (started by wineboot) end with `wineserver -k`, which
+# also stops the server; the server is then waited for by its pid, and killed
+# if it has not gone within ten seconds.
 stop_server() {
-  kill "$server" 2>/dev/null || true
+  wineserver -k </dev/null >/dev/null 2>&1 || true
+  for _ in $(seq 100); do
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
 }
 trap stop_server EXIT
