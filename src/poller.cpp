@@ -97,7 +97,14 @@ void Poller::enqueue(xpoll_fd_t fd, Reg& r) noexcept {
 // applies it now; the others wake the waiter to rebuild.
 void Poller::changed(xpoll_fd_t fd, Reg& r) noexcept {
   if (waiting_ && (caps_ & XPOLL_CAP_LIVE_CHANGES)) {
-    if (apply(fd, r, false) != 0) refused(fd, r);
+    int rc = apply(fd, r, false);
+    if (rc == XPOLL_ENOMEM) {
+      // No memory now: the waiter retries it before it waits again.
+      enqueue(fd, r);
+      signal_internal();
+    } else if (rc != 0) {
+      refused(fd, r);
+    }
     return;
   }
   enqueue(fd, r);

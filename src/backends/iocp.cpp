@@ -85,6 +85,7 @@ struct Sock {
   uint32_t tag = 0;
   Request* pending = nullptr;  // the request in flight, if any
   bool rearm = false;          // in the re-arm list
+  bool listed = false;         // seen while the re-arm list is compacted
 };
 
 class IocpBackend final : public Backend {
@@ -137,7 +138,11 @@ class IocpBackend final : public Backend {
     }
     if (s->pending && s->pending->events == to_afd(want)) return 0;
     detach(*s);
-    return arm(*s);
+    int rc = arm(*s);
+    // Refused (the socket was closed): the core now holds nothing for it,
+    // and neither does the backend.
+    if (rc != 0) drop(it);
+    return rc;
   }
 
   int prepare() noexcept override {
@@ -152,7 +157,7 @@ class IocpBackend final : public Backend {
       if (s.pending || (s.want & kPaused)) continue;
       int rc = submit(s);
       if (rc == XPOLL_ENOMEM) return rc;
-      if (rc != 0) dead_.push_back(fd);
+      if (rc != 0) dead_.push_back(Dead{fd, s.tag});  // room reserved for every socket
     }
     rearm_.clear();
     urgent_ = !dead_.empty();  // read by wait(), which runs without the lock
@@ -175,7 +180,12 @@ class IocpBackend final : public Backend {
 
   void collect(EventSink& sink) noexcept override {
     in_wait_ = false;
-    for (xpoll_fd_t fd : dead_) sink.dead(fd);
+    // Reported only if the number still names the socket found closed: it
+    // may have been removed, reused and added again since prepare().
+    for (const Dead& d : dead_) {
+      auto it = socks_.find(d.fd);
+      if (it != socks_.end() && it->second->tag == d.tag) sink.dead(d.fd);
+    }
     dead_.clear();
     for (ULONG i = 0; i < got_; ++i) {
       const OVERLAPPED_ENTRY& e = entries_[i];
@@ -207,6 +217,18 @@ class IocpBackend final : public Backend {
       } catch (...) {
       }
     got_ = 0;
+  }
+
+  // Drops every socket (the core re-adds them all).
+  int reset() noexcept override {
+    for (auto& kv : socks_) {
+      detach(*kv.second);
+      leave_group(*kv.second);
+    }
+    socks_.clear();
+    rearm_.clear();
+    dead_.clear();
+    return 0;
   }
 
   int signal() noexcept override {
@@ -310,8 +332,26 @@ class IocpBackend final : public Backend {
 
   void queue_rearm(Sock& s) noexcept {
     if (s.rearm) return;
-    s.rearm = true;
-    rearm_.push_back(s.fd);  // capacity reserved for every socket
+    if (rearm_.size() == rearm_.capacity()) compact_rearm();
+    try {
+      rearm_.push_back(s.fd);  // within the room reserved for every socket, once compacted
+      s.rearm = true;
+    } catch (...) {
+    }
+  }
+
+  // Drops the entries of sockets removed or replaced since they were queued,
+  // and duplicates, leaving one entry per socket that waits to be polled.
+  void compact_rearm() noexcept {
+    size_t k = 0;
+    for (xpoll_fd_t fd : rearm_) {
+      auto it = socks_.find(fd);
+      if (it == socks_.end() || !it->second->rearm || it->second->listed) continue;
+      it->second->listed = true;
+      rearm_[k++] = fd;
+    }
+    rearm_.resize(k);
+    for (xpoll_fd_t fd : rearm_) socks_.find(fd)->second->listed = false;
   }
 
   int join_group(Sock& s) noexcept {
@@ -361,7 +401,11 @@ class IocpBackend final : public Backend {
   std::vector<std::unique_ptr<Group>> groups_;
   std::vector<Group*> open_groups_;  // groups with room
   std::vector<xpoll_fd_t> rearm_;    // level-triggered sockets to poll again
-  std::vector<xpoll_fd_t> dead_;     // sockets found closed by prepare()
+  struct Dead {
+    xpoll_fd_t fd;
+    uint32_t tag;
+  };
+  std::vector<Dead> dead_;  // sockets found closed by prepare()
   std::vector<Request*> spare_;
   std::vector<OVERLAPPED_ENTRY> entries_;
   ULONG got_ = 0;
@@ -372,10 +416,15 @@ class IocpBackend final : public Backend {
 
 IocpBackend::~IocpBackend() {
   for (auto& kv : socks_) detach(*kv.second);
-  // Every request in flight is cancelled; wait (boundedly) for the packets
-  // before the memory the kernel writes into goes. What does not come back
+  // Every request in flight is cancelled; wait (up to 5 s in all) for the
+  // packets before the memory the kernel writes into goes. What does not come back
   // within the bound is leaked rather than freed under the kernel's pen.
-  for (int round = 0; port_ && in_flight_ > 0 && round < 50; ++round) {
+  try {
+    entries_.resize(kMaxEntries);
+  } catch (...) {
+  }
+  ULONGLONG deadline = GetTickCount64() + 5000;
+  while (port_ && in_flight_ > 0 && GetTickCount64() < deadline) {
     ULONG n = 0;
     if (!GetQueuedCompletionStatusEx(port_, entries_.data(), static_cast<ULONG>(entries_.size()), &n, 100, FALSE))
       continue;

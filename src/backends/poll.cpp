@@ -127,7 +127,8 @@ class PollBackend final : public Backend {
       short rev = work_[i].revents;
       if (!rev) continue;
       if (rev & POLLNVAL) {
-        sink.dead(work_[i].fd);
+        // Unless the number was closed, reused and added again meanwhile.
+        if (!descriptor_open(work_[i].fd)) sink.dead(work_[i].fd);
         continue;
       }
       if (sink.emit(work_[i].fd, from_poll(rev), kNoTag) == EventSink::kFull) {

@@ -12,7 +12,8 @@
 // scan stopped, so a caller with a small array starves no socket.
 //
 // A failed connect shows in the except set, not the write set: a socket
-// watched for writing is put in both, and the except set reports XPOLL_ERR.
+// watched for writing is put in both, and the except set reports XPOLL_ERR
+// (or, without a pending error, urgent data: XPOLL_IN).
 // select() fails as a whole (WSAENOTSOCK) when one socket was closed; the
 // backend then finds the closed ones, has the core drop them, and waits
 // again. With no socket in any set select() fails at once, so the wake
@@ -82,7 +83,8 @@ class WinsockSelectBackend final : public Backend {
     } catch (...) {
       return XPOLL_ENOMEM;
     }
-    return grow(list_.size() + 1);
+    // Room for every socket number, so that apply() never allocates.
+    return grow(slot_.size());
   }
 
   int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, bool) noexcept override {
@@ -144,7 +146,7 @@ class WinsockSelectBackend final : public Backend {
     // waiter's list, then scanned from the cursor.
     mark(rd_, XPOLL_IN);
     mark(wr_, XPOLL_OUT);
-    mark(ex_, XPOLL_OUT | XPOLL_ERR);
+    mark(ex_, kExcept);
     if (woken_) {
       woken_ = false;
       sink.woken();
@@ -216,8 +218,20 @@ class WinsockSelectBackend final : public Backend {
         continue;
       }
       size_t idx = fd_index(static_cast<xpoll_fd_t>(s));
-      if (idx < pos_.size() && pos_[idx] < work_.size() && work_[pos_[idx]].sock == s) ready_bits_[pos_[idx]] |= bits;
+      if (idx >= pos_.size() || pos_[idx] >= work_.size() || work_[pos_[idx]].sock != s) continue;
+      ready_bits_[pos_[idx]] |= bits == kExcept ? except_events(s) : bits;
     }
+  }
+
+  // The except set holds a failed connect, and also urgent data when
+  // SO_OOBINLINE is off; the socket's pending error tells them apart. Urgent
+  // data is readable, as epoll reports EPOLLPRI.
+  static constexpr uint32_t kExcept = 1u << 31;
+  static uint32_t except_events(SOCKET s) noexcept {
+    int err = 0;
+    int len = sizeof err;
+    getsockopt(s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &len);
+    return err != 0 ? XPOLL_OUT | XPOLL_ERR : XPOLL_IN;
   }
 
   WakeChannel wake_;

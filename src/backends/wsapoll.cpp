@@ -39,11 +39,14 @@ SHORT to_poll(uint32_t want) {
 }
 
 // WSAPoll's POLLHUP means the peer shut down or reset the connection, not
-// that both directions are closed: it is shown as readable (a read returns
-// 0 or the error), never as XPOLL_HUP.
-uint32_t from_poll(SHORT rev) {
+// that both directions are closed: to a registration that reads it is shown
+// as readable (a read returns 0 or the error). WSAPoll reports it whatever
+// was asked, so to one that only writes it is XPOLL_HUP, lest a wait return
+// at once with nothing to say, again and again.
+uint32_t from_poll(SHORT rev, SHORT asked) {
   uint32_t out = 0;
-  if (rev & (POLLRDNORM | POLLRDBAND | POLLHUP)) out |= XPOLL_IN;
+  if (rev & (POLLRDNORM | POLLRDBAND)) out |= XPOLL_IN;
+  if (rev & POLLHUP) out |= (asked & POLLRDNORM) ? XPOLL_IN : XPOLL_HUP;
   if (rev & POLLWRNORM) out |= XPOLL_OUT;
   if (rev & POLLERR) out |= XPOLL_ERR;
   return out;
@@ -71,7 +74,8 @@ class WsaPollBackend final : public Backend {
     size_t i = fd_index(fd);
     try {
       if (slot_.size() <= i) slot_.resize(std::max(i + 1, slot_.size() * 2), 0);
-      if (fds_.capacity() < fds_.size() + 1) fds_.reserve(std::max(fds_.size() + 1, fds_.capacity() * 2));
+      // Room for every socket number, so that apply() never allocates.
+      if (fds_.capacity() < slot_.size() + 1) fds_.reserve(slot_.size() + 1);
     } catch (...) {
       return XPOLL_ENOMEM;
     }
@@ -132,10 +136,11 @@ class WsaPollBackend final : public Backend {
       if (!rev) continue;
       auto fd = static_cast<xpoll_fd_t>(work_[i].fd);
       if (rev & POLLNVAL) {
-        sink.dead(fd);
+        // Unless the number was closed, reused and added again meanwhile.
+        if (!descriptor_open(fd)) sink.dead(fd);
         continue;
       }
-      if (sink.emit(fd, from_poll(rev), kNoTag) == EventSink::kFull) {
+      if (sink.emit(fd, from_poll(rev, work_[i].events), kNoTag) == EventSink::kFull) {
         cursor_ = 1 + (i % n);
         return;
       }
