@@ -13,8 +13,9 @@
 // the array instead of being passed with events 0. A socket closed while
 // registered comes back as POLLNVAL and is dropped.
 //
-// Known limits: sockets only; no edge mode, no RDHUP, no hang-up apart from
-// readability (POLLHUP also comes for a mere shutdown by the peer). Before Windows 10 2004
+// Known limits: sockets only; no edge mode, no RDHUP; POLLHUP (which also
+// comes for a mere shutdown by the peer) is readability to a registration
+// that reads and XPOLL_HUP only to one that does not. Before Windows 10 2004
 // WSAPoll does not report a failed connect() at all (the socket is neither
 // writable nor in error): callers that connect should also time out, or use
 // the iocp backend, which reports it.
