@@ -113,12 +113,9 @@ class IocpBackend final : public Backend {
   uint32_t caps() const noexcept override;
 
   // The base-handle ioctl alone is no proof that the socket is open (Wine
-  // answers it for a closed one), so the socket is asked for its type first.
-  int admit(xpoll_fd_t fd) noexcept override {
-    if (!descriptor_open(fd)) return XPOLL_EBADF;
-    SOCKET base;
-    return afd::base_socket(static_cast<SOCKET>(fd), &base);
-  }
+  // answers it for a closed one), so the socket is asked for its type. The
+  // base handle itself is looked up once, by apply() (called at once on add).
+  int admit(xpoll_fd_t fd) noexcept override { return descriptor_open(fd) ? 0 : XPOLL_EBADF; }
 
   int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, bool verify) noexcept override {
     auto it = socks_.find(fd);

@@ -22,6 +22,7 @@
 #include "../backend.hpp"
 #include "../platform.hpp"
 #include "../registry.hpp"
+#include "poll_results.hpp"
 
 namespace xpoll::detail {
 
@@ -115,27 +116,7 @@ class PollBackend final : public Backend {
   }
 
   void collect(EventSink& sink) noexcept override {
-    if (work_[0].revents) {
-      wake_.drain();
-      sink.woken();
-    }
-    size_t n = work_.size() - 1;  // entries after the wake channel
-    if (n == 0) return;
-    size_t start = cursor_ >= 1 && cursor_ <= n ? cursor_ : 1;
-    for (size_t k = 0; k < n; ++k) {
-      size_t i = 1 + (start - 1 + k) % n;
-      short rev = work_[i].revents;
-      if (!rev) continue;
-      if (rev & POLLNVAL) {
-        // Unless the number was closed, reused and added again meanwhile.
-        if (!descriptor_open(work_[i].fd)) sink.dead(work_[i].fd);
-        continue;
-      }
-      if (sink.emit(work_[i].fd, from_poll(rev), kNoTag) == EventSink::kFull) {
-        cursor_ = 1 + (i % n);  // the next wait starts after this one
-        return;
-      }
-    }
+    read_poll_results(work_, cursor_, wake_, sink, [](const pollfd& e) { return from_poll(e.revents); });
   }
 
   int signal() noexcept override { return wake_.signal(); }

@@ -27,6 +27,7 @@
 #include "../backend.hpp"
 #include "../platform.hpp"
 #include "../registry.hpp"
+#include "poll_results.hpp"
 
 namespace xpoll::detail {
 
@@ -124,28 +125,7 @@ class WsaPollBackend final : public Backend {
   }
 
   void collect(EventSink& sink) noexcept override {
-    if (work_[0].revents) {
-      wake_.drain();
-      sink.woken();
-    }
-    size_t n = work_.size() - 1;  // entries after the wake socket
-    if (n == 0) return;
-    size_t start = cursor_ >= 1 && cursor_ <= n ? cursor_ : 1;
-    for (size_t k = 0; k < n; ++k) {
-      size_t i = 1 + (start - 1 + k) % n;
-      SHORT rev = work_[i].revents;
-      if (!rev) continue;
-      auto fd = static_cast<xpoll_fd_t>(work_[i].fd);
-      if (rev & POLLNVAL) {
-        // Unless the number was closed, reused and added again meanwhile.
-        if (!descriptor_open(fd)) sink.dead(fd);
-        continue;
-      }
-      if (sink.emit(fd, from_poll(rev, work_[i].events), kNoTag) == EventSink::kFull) {
-        cursor_ = 1 + (i % n);
-        return;
-      }
-    }
+    read_poll_results(work_, cursor_, wake_, sink, [](const WSAPOLLFD& e) { return from_poll(e.revents, e.events); });
   }
 
   int signal() noexcept override { return wake_.signal(); }
