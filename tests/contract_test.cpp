@@ -598,7 +598,11 @@ TEST_P(Contract, WakeIsNeverLost) {
     for (int i = 0; i < 200; ++i) {
       int seen = waits.load();
       xpoll_wake(p_);
-      for (int k = 0; k < 10000 && waits.load() == seen; ++k) std::this_thread::yield();
+      // Until that wait has returned, bounded by time rather than by a count
+      // of yields, which a loaded machine (Wine) can spend before the waiter
+      // runs at all; a wake sent early is coalesced with the last one.
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (waits.load() == seen && std::chrono::steady_clock::now() < until) std::this_thread::yield();
     }
   });
   auto t0 = std::chrono::steady_clock::now();
