@@ -40,8 +40,21 @@ constexpr uint64_t kNoTag = ~uint64_t{0};
 // tag, but a registration of an earlier file with this number may linger in
 // the kernel where no call can reach it (epoll: a verify found a new file
 // while the old one may still be open elsewhere).
+// kRebuild: nothing was applied, because the change cannot be made safely in
+// place (libkqueue frees a knote on EV_DELETE while its epoll set may still
+// report it, when the descriptor was closed or replaced): the core starts the
+// kernel set afresh from its table before the next wait, which applies it.
 constexpr int kKeptTag = 1;
 constexpr int kMayLinger = 2;
+constexpr int kRebuild = 3;
+
+// How Backend::apply() is to move a registration, besides to its new state.
+// kVerify: the kernel may still hold a registration made for an earlier file
+// with the same number: confirm it is the same open file, or register the
+// new one. kRenew: an edge-triggered registration is made anew (a modify or
+// an add), so the kernel must check the descriptor's readiness now and report
+// it once more, even when the state it holds does not change.
+enum ApplyHow : unsigned { kChange = 0, kVerify = 1u << 0, kRenew = 1u << 1 };
 
 class Poller;
 
@@ -91,12 +104,10 @@ class Backend {
   // check through apply() itself and need not override this.
   virtual int admit(xpoll_fd_t /*fd*/) noexcept { return 0; }
 
-  // Moves one registration from kernel state `have` to `want` (see kOn).
-  // When `verify` is set the kernel may still hold a registration made for an
-  // earlier file with the same number: confirm it is the same open file, or
-  // register the new one. Returns 0, kKeptTag, kMayLinger or an XPOLL_E* code;
-  // on failure the kernel state is unchanged.
-  virtual int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, bool verify) noexcept = 0;
+  // Moves one registration from kernel state `have` to `want` (see kOn), as
+  // `how` (ApplyHow bits) says. Returns 0, kKeptTag, kMayLinger or an XPOLL_E*
+  // code; on failure the kernel state is unchanged.
+  virtual int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, unsigned how) noexcept = 0;
 
   // Brackets the `count` changes the core applies before a wait. Between the
   // two a backend may queue what apply() is asked and submit it all at once

@@ -51,7 +51,8 @@ int from_ntstatus(long status) noexcept;
 // process runs set-uid or set-gid.
 const char* backend_from_env() noexcept;
 
-// True when fd is an open descriptor of this process.
+// True when fd is an open descriptor of this process that allows I/O (not
+// an O_PATH one on Linux).
 bool descriptor_open(xpoll_fd_t fd) noexcept;
 
 // The soft descriptor limit of this process, or -1 when unknown or none.

@@ -26,6 +26,14 @@ std::atomic<unsigned> g_fork_gen{0};
 
 void on_fork_child() { g_fork_gen.fetch_add(1, std::memory_order_relaxed); }
 
+// Linux's O_PATH descriptors are open but allow no I/O: poll() answers
+// POLLNVAL for them (at once, for ever) and epoll_ctl() EBADF.
+#if defined(O_PATH)
+constexpr int kPathOnly = O_PATH;
+#else
+constexpr int kPathOnly = 0;
+#endif
+
 void close_quietly(int fd) {
   if (fd >= 0) ::close(fd);
 }
@@ -50,7 +58,11 @@ const char* backend_from_env() noexcept {
   return (v && *v) ? v : nullptr;
 }
 
-bool descriptor_open(xpoll_fd_t fd) noexcept { return fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
+bool descriptor_open(xpoll_fd_t fd) noexcept {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags == -1) return errno != EBADF;
+  return !(flags & kPathOnly);
+}
 
 long descriptor_limit() noexcept {
   struct rlimit rl;

@@ -67,21 +67,24 @@ uint32_t Poller::want_of(const Reg& r) const noexcept {
 // Applies the registration's wanted state through the backend.
 int Poller::apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept {
   uint32_t want = want_of(r);
-  if (want == r.have && !verify) return 0;
+  bool renew = r.renew && want != 0;
+  if (want == r.have && !verify && !renew) return 0;
   uint32_t gen = r.gen;
   // A registration that may be new gets a new generation, so that events of
   // an earlier one (in flight in another thread's wait, or left behind by a
   // file still open elsewhere) are recognised as stale.
   if (want != 0 && (r.have == 0 || verify)) ++gen;
-  int rc = backend_->apply(fd, r.have, want, gen, verify);
+  int rc = backend_->apply(fd, r.have, want, gen, (verify ? kVerify : kChange) | (renew ? kRenew : kChange));
   if (rc < 0) {
     if (r.have != 0) note_linger(fd, r.gen);
     return rc;
   }
   if (rc == kKeptTag) gen = r.gen;
   if (rc == kMayLinger) note_linger(fd, r.gen);
+  if (rc == kRebuild) rebuild_ = true;
   r.have = want;
   r.gen = gen;
+  r.renew = false;
   return 0;
 }
 
@@ -104,6 +107,8 @@ void Poller::changed(xpoll_fd_t fd, Reg& r) noexcept {
       signal_internal();
     } else if (rc != 0) {
       refused(fd, r);
+    } else if (rebuild_) {
+      signal_internal();  // the waiter rebuilds the set
     }
     return;
   }
@@ -164,6 +169,7 @@ void Poller::note_linger(xpoll_fd_t fd, uint32_t gen) noexcept {
 // would wake every wait): start the kernel set afresh from the table.
 void Poller::reset_backend() noexcept {
   if (backend_->reset() != 0) return;
+  rebuild_ = false;
   may_linger_ = false;
   linger_unknown_ = false;
   lingering_.clear();
@@ -194,6 +200,9 @@ int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) {
   r.armed = true;
   r.interest = events & ~kAlwaysBits;
   r.data = data;
+  // An add is a new registration: in edge mode, what is ready now is
+  // reported once, also when the kernel still holds the removed one.
+  r.renew = (events & XPOLL_EDGE) != 0;
   if (caps_ & kCapKernelState) {
     // Applied now, so that the kernel's verdict on the descriptor (closed,
     // not pollable) is the caller's. When the kernel still holds an earlier
@@ -203,9 +212,11 @@ int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) {
       r = saved;
       return rc;
     }
+    ++registered_;
     return 0;
   }
   changed(fd, r);
+  ++registered_;
   return 0;
 }
 
@@ -216,6 +227,10 @@ int Poller::modify(xpoll_fd_t fd, uint32_t events, uint64_t data) {
   r->interest = events & ~kAlwaysBits;
   r->data = data;
   r->armed = true;
+  // A modify in edge mode makes the registration anew (as epoll_ctl's MOD
+  // and kqueue's EV_ADD do): what is ready now is reported once more, also
+  // when the interest is unchanged.
+  r->renew = (events & XPOLL_EDGE) != 0;
   changed(fd, *r);
   return 0;
 }
@@ -226,6 +241,7 @@ int Poller::remove(xpoll_fd_t fd) {
   if (!r || !r->registered) return XPOLL_ENOENT;
   r->registered = false;
   r->dead = false;
+  --registered_;
   changed(fd, *r);
   return 0;
 }
@@ -287,14 +303,21 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   int stale_rounds = 0;
   for (int round = 0;; ++round) {
     flush();
+    if (rebuild_) {
+      reset_backend();
+      flush();
+    }
     int rc = backend_->prepare();
     if (rc != 0) {
       result = rc;
       break;
     }
     int wait_ms = timeout_ms < 0 ? -1 : (round == 0 ? timeout_ms : remaining_ms(deadline));
+    // No more can be ready than there are registrations (and the wake): the
+    // backend sizes its buffers for that, not for a large array's capacity.
+    int fetch = static_cast<int>(std::min(static_cast<size_t>(max), registered_ + 1));
     lock.unlock();
-    rc = backend_->wait(max, wait_ms);
+    rc = backend_->wait(fetch, wait_ms);
     lock.lock();
     if (rc != 0) {
       result = rc;

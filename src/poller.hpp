@@ -27,6 +27,7 @@ struct Reg {
   bool armed = false;   // false once a oneshot registration has been reported
   bool dead = false;    // found closed while registered; watched no more
   bool queued = false;  // in the change list
+  bool renew = false;   // an edge registration made anew: the kernel re-checks its readiness (kRenew)
 };
 
 // Descriptor-indexed table (see fd_index). Descriptors are small dense
@@ -107,6 +108,8 @@ class Poller {
   // thread's change do not. linger_unknown_: one could not be recorded (no
   // memory, or too many), so any stale event rebuilds.
   bool may_linger_ = false;
+  bool rebuild_ = false;     // a backend asked for a fresh kernel set (kRebuild)
+  size_t registered_ = 0;    // registrations in the table: no wait can report more
   bool linger_unknown_ = false;
   std::unordered_set<uint64_t> lingering_;
 

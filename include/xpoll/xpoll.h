@@ -116,7 +116,9 @@ typedef struct xpoll_poller xpoll_t;
  * @brief Edge-triggered: reported when the state changes, not while it lasts.
  *
  * Only backends with ::XPOLL_CAP_EDGE (epoll, kqueue) support it; the others
- * fail with ::XPOLL_ENOTSUP.
+ * fail with ::XPOLL_ENOTSUP. xpoll_add() and xpoll_modify() in edge mode make
+ * the registration anew: what is ready at that moment is reported once more,
+ * also when the interest is unchanged (so such a modify costs one system call).
  */
 #define XPOLL_EDGE 0x20000u
 /** @} */
@@ -245,10 +247,13 @@ XPOLL_API void xpoll_destroy(xpoll_t *p);
  *                interest of 0 watches for errors and hang-ups only.
  * @param data    Returned with every event of this registration.
  * @return 0, or ::XPOLL_EINVAL (@p p NULL, unknown bits, both modes),
- *         ::XPOLL_EBADF (@p fd negative or not open), ::XPOLL_EEXIST (already
+ *         ::XPOLL_EBADF (@p fd negative, not open, or open for no I/O: a
+ *         Linux O_PATH descriptor), ::XPOLL_EEXIST (already
  *         registered), ::XPOLL_ENOTSUP (mode or ::XPOLL_RDHUP not supported,
  *         descriptor type not supported), ::XPOLL_EPERM (the backend cannot
- *         poll this kind of file), ::XPOLL_ERANGE (descriptor number too large
+ *         poll this kind of file: a regular file or a directory on epoll, a
+ *         directory on kqueue under libkqueue; poll and select accept both,
+ *         always ready), ::XPOLL_ERANGE (descriptor number too large
  *         for this backend), ::XPOLL_ENOMEM, ::XPOLL_EFORKED.
  *
  * A descriptor that was removed and is added again before the next wait is
@@ -266,8 +271,9 @@ XPOLL_API int xpoll_add(xpoll_t *p, xpoll_fd_t fd, uint32_t events, uint64_t dat
 /**
  * @brief Changes the interest and user data of a registered descriptor.
  *
- * Re-arms a oneshot registration. A change back to what the kernel already
- * has costs no system call.
+ * Re-arms a oneshot registration. In edge mode (::XPOLL_EDGE) it makes the
+ * registration anew, so what is ready now is reported once more. Otherwise a
+ * change back to what the kernel already has costs no system call.
  *
  * @return 0, or ::XPOLL_EINVAL, ::XPOLL_ENOENT (not registered),
  *         ::XPOLL_ENOTSUP, ::XPOLL_ENOMEM, ::XPOLL_EFORKED.
@@ -301,9 +307,18 @@ XPOLL_API int xpoll_remove(xpoll_t *p, xpoll_fd_t fd);
  *
  * A descriptor closed while registered does not disturb the others and does
  * not make waits spin. It is no longer reported, with one exception: epoll
- * watches the open file rather than the number, so while a duplicate of the
- * descriptor stays open (dup(), or a forked child) it goes on reporting the
- * file until xpoll_remove(). Remove a descriptor before closing it.
+ * (and kqueue under libkqueue, which is built on epoll) watches the open file
+ * rather than the number, so while a duplicate of the descriptor stays open
+ * (dup(), or a forked child) it goes on reporting the file until
+ * xpoll_remove(). Remove a descriptor before closing it.
+ *
+ * kqueue on Linux is libkqueue's emulation, not a kernel's, and has defects of
+ * its own that xpoll cannot hide: with ::XPOLL_IN | ::XPOLL_OUT interest and
+ * an array smaller than what is ready, it drops the knotes of a descriptor
+ * that did not fit inside kevent() (level-triggered ones starve, edge ones
+ * are lost); one kevent() returns at most 512 events; and the descriptors of
+ * a destroyed poller are closed later by its own thread. On macOS and the BSDs
+ * none of this applies.
  *
  * @param p           The poller.
  * @param events      Receives up to @p max events.

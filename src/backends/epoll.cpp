@@ -89,18 +89,20 @@ class EpollBackend final : public Backend {
   const char* name() const noexcept override { return "epoll"; }
   uint32_t caps() const noexcept override;
 
-  int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, bool verify) noexcept override {
+  int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, unsigned how) noexcept override {
     if (want == 0) return ctl(epfd_, EPOLL_CTL_DEL, fd, 0, 0);
     uint64_t data = (uint64_t{tag} << 32) | static_cast<uint32_t>(fd);
     uint32_t ev = to_epoll(want);
     if (have == 0) return ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
-    if (!verify) return ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
+    // MOD also re-checks readiness, which is what a renewed edge registration needs.
+    if (!(how & kVerify)) return ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
     // The kernel may hold a registration made for an earlier file with this
     // number. Unchanged interest: ADD answers EEXIST for the same open file
     // (at the cost of a lookup) and registers a new one. Changed interest:
     // MOD, and ADD if that file is not registered.
     if (have == want) {
       int rc = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
+      if (rc == XPOLL_EEXIST && (how & kRenew)) return ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
       return rc == XPOLL_EEXIST ? kKeptTag : rc == 0 ? kMayLinger : rc;
     }
     int rc = ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);

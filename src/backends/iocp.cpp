@@ -117,7 +117,7 @@ class IocpBackend final : public Backend {
   // base handle itself is looked up once, by apply() (called at once on add).
   int admit(xpoll_fd_t fd) noexcept override { return descriptor_open(fd) ? 0 : XPOLL_EBADF; }
 
-  int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, bool verify) noexcept override {
+  int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, unsigned how) noexcept override {
     auto it = socks_.find(fd);
     Sock* s = it == socks_.end() ? nullptr : it->second.get();
     if (want == 0) {
@@ -126,7 +126,7 @@ class IocpBackend final : public Backend {
     }
     // A new registration, or a re-add whose file may differ from the one
     // polled: poll the socket the number names now.
-    if (!s || have == 0 || verify) return replace(fd, want, tag, it);
+    if (!s || have == 0 || (how & kVerify)) return replace(fd, want, tag, it);
     s->want = want;
     s->tag = tag;
     if (want & kPaused) {

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/event.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -121,7 +122,8 @@ class KqueueBackend final : public Backend {
   // emulation in user space (libkqueue) cannot tell, so it is asked here.
   int admit(xpoll_fd_t fd) noexcept override { return kEmulated && !descriptor_open(fd) ? XPOLL_EBADF : 0; }
 
-  int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, bool verify) noexcept override {
+  int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, unsigned how) noexcept override {
+    bool verify = (how & kVerify) != 0;
     struct kevent ch[4];
     int n = 0;
     bool deleting = false;
@@ -136,8 +138,11 @@ class KqueueBackend final : public Backend {
       // refused by libkqueue with EAGAIN. So a change of mode, of tag (a
       // verify), or a re-arm deletes the knote and adds it afresh, in the same
       // call. That also drops a knote libkqueue kept for a closed number.
+      // An edge registration made anew (kRenew) is deleted and added too:
+      // the new knote reports what is ready now.
       bool rearm = (have & kPaused) && wanted;
-      bool renew = had ? (!wanted || verify || rearm || mode != mode_flags(have, filter)) : (verify && !wanted);
+      bool fresh = rearm || (how & kRenew);
+      bool renew = had ? (!wanted || verify || fresh || mode != mode_flags(have, filter)) : (verify && !wanted);
       if (renew) {
         set(ch[n++], fd, filter, EV_DELETE | EV_RECEIPT, 0);
         deleting = true;
@@ -149,9 +154,15 @@ class KqueueBackend final : public Backend {
     if (n == 0) return 0;
     // libkqueue keeps its knotes in an epoll set, where a file still open
     // elsewhere outlives its number and its deletion: after any delete the
-    // old registration may linger, and the core must know.
+    // old registration may linger, and the core must know. Worse, when the
+    // number no longer names the file the knote was made for, EV_DELETE
+    // frees the knote while the epoll set may go on reporting it (a read of
+    // freed memory in its next kevent()): then nothing is sent and the core
+    // rebuilds the set instead.
+    if (kEmulated && deleting && have != 0 && !same_file(fd)) return kRebuild;
     bool lingers = kEmulated && deleting;
     if (batching_) {
+      if (kEmulated && wanted_any(want) && !note_file(fd)) return XPOLL_ENOMEM;
       try {
         batch_.insert(batch_.end(), ch, ch + n);
       } catch (...) {
@@ -159,6 +170,7 @@ class KqueueBackend final : public Backend {
       }
       return lingers ? kMayLinger : 0;
     }
+    if (kEmulated && wanted_any(want) && !note_file(fd)) return XPOLL_ENOMEM;
     struct kevent out[4];
     struct timespec zero = {0, 0};
     int got = kevent(kq_, ch, n, out, n, &zero);
@@ -166,6 +178,9 @@ class KqueueBackend final : public Backend {
     int rc = 0;
     for (int i = 0; i < got && rc == 0; ++i)
       if (refusal(out[i], ch[i].flags)) rc = from_errno(static_cast<int>(out[i].data));
+    // libkqueue answers EBADF for an open file it cannot watch (a directory,
+    // which its epoll set refuses): that is the kind of file, as epoll's EPERM says.
+    if (kEmulated && rc == XPOLL_EBADF && descriptor_open(fd)) rc = XPOLL_EPERM;
     return rc == 0 && lingers ? kMayLinger : rc;
   }
 
@@ -203,12 +218,14 @@ class KqueueBackend final : public Backend {
     // not fit is carried to the next wait (which does not block), never
     // dropped: an edge or oneshot knote taken from the kernel exists nowhere else.
     size_t want = 2 * static_cast<size_t>(max);
-    if (events_.size() < want || merged_.size() < 2 * want || pfd_.size() < 2 * want || carry_.capacity() < 2 * want) {
+    if (events_.size() < want || merged_.size() < 2 * want || pfd_.size() < 2 * want || carry_.capacity() < 2 * want ||
+        enable_.size() < 4 * want) {
       try {
         events_.resize(want);
         merged_.resize(2 * want);
         carry_.reserve(2 * want);
         pfd_.resize(2 * want);
+        enable_.resize(4 * want);
       } catch (...) {
         return XPOLL_ENOMEM;
       }
@@ -397,17 +414,50 @@ class KqueueBackend final : public Backend {
           uint8_t bit = filter == EVFILT_READ ? 1 : 2;
           bool gone = filter == EVFILT_READ ? !readable : !writable;
           if ((c.dispatched & bit) && gone)
-            set(events_[renable++], pfd_[i].fd, filter, EV_ENABLE | EV_RECEIPT, c.tag);  // events_ is free now
+            set(enable_[renable++], pfd_[i].fd, filter, EV_ENABLE | EV_RECEIPT, c.tag);
         }
         if (!(c.events & (XPOLL_IN | XPOLL_OUT))) continue;
       }
       carry_[kept++] = c;
     }
     carry_.resize(kept);
+    // In a buffer of their own: events_ still holds what this wait fetched.
     if (renable > 0) {
       struct timespec zero = {0, 0};
-      kevent(kq_, events_.data(), renable, events_.data(), renable, &zero);
+      kevent(kq_, enable_.data(), renable, enable_.data(), renable, &zero);
     }
+  }
+
+  static bool wanted_any(uint32_t want) { return enabled(want, EVFILT_READ) || enabled(want, EVFILT_WRITE); }
+
+  // Under libkqueue: the file (device and inode) each descriptor number's
+  // knotes were made for, so that a number closed or reused since is known.
+  struct FileId {
+    dev_t dev;
+    ino_t ino;
+  };
+  static bool file_of(xpoll_fd_t fd, FileId& id) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return false;
+    id = FileId{st.st_dev, st.st_ino};
+    return true;
+  }
+  bool note_file(xpoll_fd_t fd) noexcept {
+    FileId id{};
+    if (!file_of(fd, id)) return true;  // closed: the kernel's answer decides
+    size_t i = static_cast<size_t>(fd);
+    try {
+      if (i >= files_.size()) files_.resize(std::max(i + 1, files_.size() * 2), FileId{});
+    } catch (...) {
+      return false;
+    }
+    files_[i] = id;
+    return true;
+  }
+  bool same_file(xpoll_fd_t fd) const noexcept {
+    FileId id{};
+    size_t i = static_cast<size_t>(fd);
+    return file_of(fd, id) && i < files_.size() && files_[i].dev == id.dev && files_[i].ino == id.ino;
   }
 
   static uint8_t knote_bit(const struct kevent& k) {
@@ -434,6 +484,8 @@ class KqueueBackend final : public Backend {
   std::vector<Pending> merged_;  // room for a carry and a full events_
   std::vector<Pending> carry_;   // merged events the last wait had no room for
   std::vector<pollfd> pfd_;      // refresh_carry()'s poll set
+  std::vector<struct kevent> enable_;  // refresh_carry()'s re-enables and their receipts
+  std::vector<FileId> files_;          // under libkqueue: descriptor -> file its knotes watch
   std::vector<int> slot_;        // descriptor -> index in merged_, -1 between waits
   std::vector<struct kevent> batch_, receipts_;
   bool batching_ = false;

@@ -66,7 +66,7 @@ class PollBackend final : public Backend {
 
   // Checks the descriptor and makes room for it, so that apply() cannot fail.
   int admit(xpoll_fd_t fd) noexcept override {
-    if (fcntl(fd, F_GETFD) == -1) return XPOLL_EBADF;
+    if (!descriptor_open(fd)) return XPOLL_EBADF;
     try {
       if (slot_.size() <= static_cast<size_t>(fd)) slot_.resize(std::max<size_t>(fd + 1, slot_.size() * 2), 0);
       if (fds_.capacity() < slot_.size() + 1) fds_.reserve(slot_.size() + 1);
@@ -76,7 +76,7 @@ class PollBackend final : public Backend {
     return 0;
   }
 
-  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, bool) noexcept override {
+  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, unsigned) noexcept override {
     size_t i = static_cast<size_t>(fd) < slot_.size() ? slot_[fd] : 0;
     bool watch = want != 0 && !(want & kPaused);
     if (!watch) {

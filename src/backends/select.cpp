@@ -88,7 +88,7 @@ class SelectBackend final : public Backend {
 
   // Checks the descriptor and grows the sets for it, so that apply() cannot fail.
   int admit(xpoll_fd_t fd) noexcept override {
-    if (fcntl(fd, F_GETFD) == -1) return XPOLL_EBADF;
+    if (!descriptor_open(fd)) return XPOLL_EBADF;
     if (!kUnbounded && fd >= FD_SETSIZE) return XPOLL_ERANGE;
     try {
       size_t words = static_cast<size_t>(fd) / kBits + 1;
@@ -100,7 +100,7 @@ class SelectBackend final : public Backend {
     return 0;
   }
 
-  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, bool) noexcept override {
+  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, unsigned) noexcept override {
     bool watch = want != 0 && !(want & kPaused);
     rd_.set(fd, watch && (want & XPOLL_IN));
     wr_.set(fd, watch && (want & XPOLL_OUT));

@@ -87,7 +87,7 @@ class WinsockSelectBackend final : public Backend {
     return grow(slot_.size());
   }
 
-  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, bool) noexcept override {
+  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, unsigned) noexcept override {
     size_t idx = fd_index(fd);
     size_t i = idx < slot_.size() ? slot_[idx] : 0;  // 1-based position in list_
     uint32_t bits = (want != 0 && !(want & kPaused)) ? want & (XPOLL_IN | XPOLL_OUT) : 0;

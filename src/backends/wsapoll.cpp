@@ -84,7 +84,7 @@ class WsaPollBackend final : public Backend {
     return 0;
   }
 
-  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, bool) noexcept override {
+  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, unsigned) noexcept override {
     size_t idx = fd_index(fd);
     size_t i = idx < slot_.size() ? slot_[idx] : 0;
     SHORT ev = (want != 0 && !(want & kPaused)) ? to_poll(want) : 0;

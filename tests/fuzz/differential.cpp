@@ -203,6 +203,13 @@ class Run {
   void registration(char what, int i, uint32_t mask, bool oneshot) {
     Kernel& k = pairs_[i];
     uint32_t flags = mask | (oneshot ? XPOLL_ONESHOT : 0);
+    // A closed number may be taken again, here by a poller's own descriptors
+    // (kqueue under libkqueue makes a fresh kqueue when a removed number no
+    // longer names its file): adding it then is no longer the model's case.
+    if (what == 'a' && k.a_closed && fcntl(k.a, F_GETFD) != -1) {
+      trace("add a%d skipped: its number was taken again", i);
+      return;
+    }
     trace("%s a%d %s%s%s", what == 'a' ? "add" : what == 'm' ? "modify" : "remove", i, mask & XPOLL_IN ? "IN" : "",
           mask & XPOLL_OUT ? "OUT" : "", oneshot ? " ONESHOT" : "");
     for (Backend& b : backends_) {

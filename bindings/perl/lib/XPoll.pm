@@ -137,8 +137,8 @@ sub limits {
 
 sub new {
   my ($class, %opt) = @_;
-  my $backend = delete $opt{backend};
-  croak "XPoll: unknown option(s) to new: " . join(', ', sort keys %opt) if %opt;
+  _check_options('new', \%opt, 'backend');
+  my $backend = $opt{backend};
   my $handle;
   my $rc = _create(\$handle, $backend, 0);
   if ($rc == _ENOBACKEND) {
@@ -174,14 +174,42 @@ sub capabilities { _cap_names(_caps($_[0]->_h)) }
 # A descriptor number from a filehandle (glob, IO::Handle) or a number.
 sub _fd {
   my ($what, $fh) = @_;
-  croak "XPoll: $what: a filehandle or descriptor number is required" unless defined $fh;
+  _croak_errno(Errno::EINVAL(), "XPoll: $what: a filehandle or descriptor number is required") unless defined $fh;
   if (!ref $fh && looks_like_number($fh)) {
-    croak "XPoll: $what: invalid descriptor $fh" if $fh < 0 || $fh != int($fh) || $fh > 0x7fffffff;
+    _croak_errno(Errno::EBADF(), "XPoll: $what: invalid descriptor $fh")
+      if $fh < 0 || $fh != int($fh) || $fh > 0x7fffffff;
     return int($fh);
   }
   my $fd = openhandle($fh) ? fileno($fh) : undef;
-  croak "XPoll: $what: not an open filehandle" unless defined $fd && $fd >= 0;
+  _croak_errno(Errno::EBADF(), "XPoll: $what: not an open filehandle") unless defined $fd && $fd >= 0;
   return $fd;
+}
+
+# Croaks with $! set as the C library's code for the same misuse would set it. It is set last, after
+# anything (fileno, a tied handle's FILENO, openhandle) that may have left another errno behind.
+sub _croak_errno {
+  my ($errno, $msg) = @_;
+  $! = $errno;    # not local: the caller reads it after the croak
+  croak $msg;
+}
+
+# Named options: a list of name => value pairs, each name one the method knows (XPOLL_EINVAL semantics:
+# the call is refused, nothing changes, and the message names what was not understood).
+sub _options {
+  my ($what, $pairs, @known) = @_;
+  _croak_errno(Errno::EINVAL(), "XPoll: $what: options must be name => value pairs") if @$pairs % 2;
+  my %opt = @$pairs;
+  _check_options($what, \%opt, @known);
+  return \%opt;
+}
+
+sub _check_options {
+  my ($what, $opt, @known) = @_;
+  my %known   = map { $_ => 1 } @known;
+  my @unknown = sort grep { !$known{$_} } keys %$opt;
+  _croak_errno(Errno::EINVAL(), "XPoll: unknown option(s) to $what: " . join(', ', @unknown) .
+    " (known: " . join(', ', @known) . ")") if @unknown;
+  return;
 }
 
 sub _mask {
@@ -196,9 +224,10 @@ sub _mask {
 }
 
 sub add {
-  my ($self, $fh, $events, $data, %opt) = @_;
-  my $fd = _fd('add', $fh);
-  my $rc = _add($self->_h, $fd, _mask('add', $events, delete $opt{mode}), 0);
+  my ($self, $fh, $events, $data, @opt) = @_;
+  my $opt = _options('add', \@opt, 'mode');
+  my $fd  = _fd('add', $fh);
+  my $rc  = _add($self->_h, $fd, _mask('add', $events, $opt->{mode}), 0);
   _fail('add', $rc, $fd) if $rc < 0;
   $self->{reg}{$fd} = [$fh, $data];
   return $self;
@@ -206,9 +235,9 @@ sub add {
 
 sub modify {
   my ($self, $fh, $events, @data) = @_;
-  my %opt = @data > 1 ? @data[1 .. $#data] : ();
+  my $opt = _options('modify', [@data[1 .. $#data]], 'mode');
   my $fd  = _fd('modify', $fh);
-  my $rc  = _modify($self->_h, $fd, _mask('modify', $events, $opt{mode}), 0);
+  my $rc  = _modify($self->_h, $fd, _mask('modify', $events, $opt->{mode}), 0);
   _fail('modify', $rc, $fd) if $rc < 0;
   $self->{reg}{$fd}[1] = $data[0] if @data;
   return $self;
@@ -227,6 +256,14 @@ sub registered { scalar keys %{ $_[0]->{reg} } }
 
 sub wait {
   my ($self, $timeout, $max) = @_;
+  return @{ $self->_wait_events($timeout, $max, 0) };
+}
+
+# The wait itself, returning the events as an array reference. A signal runs its %SIG handler (on the
+# way back into Perl) and the wait goes on with the time left; when $interruptible is true, the wait
+# returns undef instead, with $! set to EINTR, as poll(2) and IO::Poll do.
+sub _wait_events {
+  my ($self, $timeout, $max, $interruptible) = @_;
   my $h = $self->_h;
   $max //= keys %{ $self->{reg} } || 1;
   croak "XPoll: wait: max must be between 1 and " . _WAIT_MAX unless looks_like_number($max) && $max >= 1 && $max <= _WAIT_MAX;
@@ -240,6 +277,10 @@ sub wait {
     $n = _wait($h, $ptr, $max, $ms);
     last unless $n == _EINTR;
     # Back in Perl: the pending signal handler has run (a die in it propagates from here).
+    if ($interruptible) {
+      $! = Errno::EINTR();    # set after the handler, which may have changed it
+      return undef;
+    }
     if (defined $deadline) {
       $ms = int(($deadline - Time::HiRes::time()) * 1000 + 0.999999);
       $ms = 0 if $ms < 0;    # past the deadline: do not block (-1 would mean for ever)
@@ -253,7 +294,7 @@ sub wait {
     my $r = $reg->{$fd} or next;
     push @out, [$r->[0], $events, $r->[1]];
   }
-  return @out;
+  return \@out;
 }
 
 sub wake {
@@ -339,15 +380,18 @@ backend that is not compiled, naming those that are.
 Watches a filehandle or descriptor number for C<IN>, C<OUT>, C<RDHUP> (C<ERR> and C<HUP> are always
 reported). C<$data> is any Perl scalar, kept alive while registered and returned with each event.
 The mode is C<level> (default), C<oneshot> or C<edge>, or C<ONESHOT>/C<EDGE> in C<$events>.
-Croaks, with C<$!> set, for a descriptor already registered (EEXIST), closed (EBADF), or a mode
-the backend lacks (ENOTSUP).
+Croaks, with C<$!> set, for a descriptor already registered (EEXIST), closed or not a descriptor
+(EBADF), or a mode the backend lacks (ENOTSUP); for an option it does not know (EINVAL, the
+message names it); then nothing is registered.
 
 =head2 modify
 
   $poller->modify($fh, $events);            # keeps the data
   $poller->modify($fh, $events, $data);
+  $poller->modify($fh, $events, $data, mode => 'oneshot');
 
-Changes the interest (and data); re-arms a oneshot registration. Croaks (ENOENT) for one not registered.
+Changes the interest (and data, and mode, as for C<add>); re-arms a oneshot registration. Croaks
+(ENOENT) for one not registered, and as C<add> does for an unknown option (EINVAL).
 
 =head2 remove
 
@@ -361,8 +405,13 @@ registered. Remove a descriptor before closing it.
   my @events = $poller->wait($timeout, $max);
 
 Waits up to C<$timeout> seconds (C<undef>: until something happens; 0: not at all) and returns a
-list of C<[$fh_or_fd, $events, $data]>, with the filehandle or number given to C<add>. A signal that
-arrives runs its C<%SIG> handler; the wait then goes on with the time left, unless the handler died.
+list of C<[$fh_or_fd, $events, $data]>, with the filehandle or number given to C<add>.
+
+A signal does not end the wait (an C<EINTR> from the library is never seen): its C<%SIG> handler
+runs, and the wait then goes on with the time left. To end the wait from the handler, call
+C<wake> in it (the wait returns no events) or die in it (the wait ends with that exception).
+L<XPoll::Poll>'s C<poll> differs on purpose, as L<IO::Poll>'s does: a signal makes it return -1
+with C<$!> set to C<EINTR>.
 
 =head2 wake
 

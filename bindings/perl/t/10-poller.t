@@ -1,7 +1,7 @@
 use strict;
 use warnings;
 use Test::More;
-use Errno qw(EBADF EEXIST ENOENT);
+use Errno qw(EBADF EEXIST EINVAL ENOENT);
 use POSIX ();
 use Scalar::Util qw(weaken);
 use Socket;
@@ -86,8 +86,22 @@ for my $backend (XPoll->backends) {
     eval { $p->add($closed, IN) };
     like($@, qr/XPOLL_EBADF/, 'closed descriptor: EBADF');
     is($! + 0, EBADF, '$! is EBADF');
+    # A closed handle (not a number): EBADF, whatever errno was left behind before (here ESPIPE,
+    # from a seek on the socket, as a tell or a buffered handle may leave it).
+    {
+      my ($gone) = pair();
+      sysseek($gone, 0, 1);
+      close $gone;
+      eval { $p->add($gone, IN) };
+      like($@, qr/not an open filehandle/, 'closed handle: refused');
+      is($! + 0, EBADF, '$! is EBADF for a closed handle');
+      sysseek($b, 0, 1);
+      eval { $p->modify($gone, IN) };
+      is($! + 0, EBADF, '$! is EBADF for a closed handle to modify');
+    }
     eval { $p->add(-1, IN) };
     like($@, qr/invalid descriptor/, 'negative descriptor');
+    is($! + 0, EBADF, '$! is EBADF for a negative descriptor');
     eval { $p->add(undef, IN) };
     like($@, qr/filehandle or descriptor number is required/, 'undef descriptor');
     eval { $p->add(\my $not_a_handle, IN) };
@@ -98,6 +112,35 @@ for my $backend (XPoll->backends) {
     like($@, qr/XPOLL_EINVAL/, 'unknown event bits');
     eval { $p->add($b, IN, undef, mode => 'sideways') };
     like($@, qr/mode must be level, oneshot or edge/, 'unknown mode');
+    # An unknown option is refused (EINVAL), named, and nothing changes. (Each on a poller of its own,
+    # so that a registration made in spite of it cannot disturb the other tests.)
+    {
+      my $q = XPoll->new(backend => $backend);
+      eval { $q->add($b, IN, undef, modus => 'edge') };
+      like($@, qr/unknown option\(s\) to add: modus \(known: mode\)/, 'unknown option to add: named');
+      is($! + 0, EINVAL, '$! is EINVAL');
+      is($q->registered, 0, '... and nothing registered');
+      eval { $q->remove($b) };
+      like($@, qr/XPOLL_ENOENT/, '... not even in the library');
+    }
+    {
+      my $q = XPoll->new(backend => $backend);
+      eval { $q->add($b, IN, undef, 'mode') };
+      like($@, qr/options must be name => value pairs/, 'an option without its value');
+      is($! + 0, EINVAL, '$! is EINVAL');
+      is($q->registered, 0, '... and nothing registered');
+    }
+    {
+      my $q = XPoll->new(backend => $backend);
+      my ($c, $d) = pair();
+      $q->add($c, IN, 'kept');
+      eval { $q->modify($c, OUT, 'changed', modus => 'edge', colour => 'blue') };
+      like($@, qr/unknown option\(s\) to modify: colour, modus/, 'unknown options to modify: named');
+      is($! + 0, EINVAL, '$! is EINVAL');
+      is_deeply([$q->wait(0)], [], '... the interest is unchanged (writable is not reported)');
+      syswrite($d, 'x');
+      is_deeply([map { [$_->[1], $_->[2]] } $q->wait(2)], [[IN, 'kept']], '... nor its data');
+    }
     eval { $p->wait(0, 0) };
     like($@, qr/max must be between/, 'max of 0');
     eval { $p->wait(0, 2_000_000) };
@@ -144,7 +187,8 @@ for my $backend (XPoll->backends) {
 eval { XPoll->new(backend => 'no-such-backend') };
 like($@, qr/no backend 'no-such-backend' is compiled in \(compiled: /, 'unknown backend names the compiled ones');
 eval { XPoll->new(colour => 'blue') };
-like($@, qr/unknown option/, 'unknown option to new');
+like($@, qr/unknown option\(s\) to new: colour/, 'unknown option to new: named');
+is($! + 0, EINVAL, '$! is EINVAL');
 my $limits = XPoll->limits;
 is($limits->{nofile_soft}{source}, 'getrlimit(RLIMIT_NOFILE)', 'limits: the soft limit and its source');
 ok($limits->{nofile_soft}{value} > 0, 'limits: a positive value');

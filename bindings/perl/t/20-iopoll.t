@@ -55,4 +55,6 @@ for my $backend (XPoll->backends) {
   is($count, $expected_reuse, "$backend: a handle on the reused number of a closed one is reported");
   is($handles, 1, "$backend: and the closed one was removed");
 }
+eval { XPoll::Poll->new(modus => 'edge') };
+like($@, qr/unknown option\(s\) to new: modus/, 'an unknown option to new is refused, named');
 done_testing;

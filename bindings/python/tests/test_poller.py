@@ -1,6 +1,9 @@
 """xpoll.Poller: the C contract, from Python, on every backend."""
+import decimal
 import errno
+import math
 import os
+import select
 import signal
 import socket
 import threading
@@ -167,6 +170,23 @@ def test_signal_handler_runs_and_wait_goes_on(poller):
     assert 0.29 <= took < 2
 
 
+def test_a_signal_does_not_restart_the_timeout(poller):
+    """The time-out runs from the call: a handler that returns late in the wait does not start it again
+    (restarted, this wait would take 0.5 + 0.6 s)."""
+    seen = []
+    old = signal.signal(signal.SIGALRM, lambda *_: seen.append(time.monotonic()))
+    try:
+        start = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        assert poller.poll(0.6) == []
+        took = time.monotonic() - start
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert len(seen) == 1 and seen[0] - start < 0.6   # the signal came during the wait
+    assert 0.59 <= took < 0.6 + 0.25
+
+
 def test_signal_handler_exception_ends_the_wait(poller):
     def boom(*_):
         raise KeyboardInterrupt
@@ -222,3 +242,107 @@ def test_limits_and_probe():
         xpoll.probe(steps=("nonsense",))
     with pytest.raises(ValueError):
         xpoll.probe(backend="no-such-backend")
+
+
+class _FileLike:
+    def __init__(self, fileno):
+        self._fileno = fileno
+
+    def fileno(self):
+        return self._fileno
+
+
+def _bad_calls(fd):
+    """Calls select.epoll refuses before any system call, and what it raises, as seen with CPython 3.11."""
+    return [
+        ("poll(0, 1.5)", lambda p: p.poll(0, 1.5), TypeError),
+        ("poll(0, '1')", lambda p: p.poll(0, "1"), TypeError),
+        ("poll(0, 2**31)", lambda p: p.poll(0, 2**31), OverflowError),
+        ("poll('1')", lambda p: p.poll("1"), TypeError),
+        ("poll(b'1')", lambda p: p.poll(b"1"), TypeError),
+        ("poll(Decimal)", lambda p: p.poll(decimal.Decimal("0.5")), TypeError),
+        ("poll(nan)", lambda p: p.poll(math.nan), ValueError),
+        ("poll(inf)", lambda p: p.poll(math.inf), OverflowError),
+        ("poll(1e7)", lambda p: p.poll(1e7), OverflowError),       # 10^10 ms: beyond a C int
+        ("poll(-1e7)", lambda p: p.poll(-1e7), OverflowError),
+        ("register(1.5)", lambda p: p.register(1.5), TypeError),
+        ("register('3')", lambda p: p.register("3"), TypeError),
+        ("register(None)", lambda p: p.register(None), TypeError),
+        ("register(-1)", lambda p: p.register(-1), ValueError),
+        ("register(2**31)", lambda p: p.register(2**31), OverflowError),
+        ("register(fileno() 1.5)", lambda p: p.register(_FileLike(1.5)), TypeError),
+        ("register(fileno() '3')", lambda p: p.register(_FileLike(str(fd))), TypeError),
+        ("register(fileno() 2**40)", lambda p: p.register(_FileLike(2**40)), OverflowError),
+        ("register(fd, 1.5)", lambda p: p.register(fd, 1.5), TypeError),
+        ("register(fd, '1')", lambda p: p.register(fd, "1"), TypeError),
+        ("modify(1.5, IN)", lambda p: p.modify(1.5, 1), TypeError),
+        ("modify(fd, 1.5)", lambda p: p.modify(fd, 1.5), TypeError),
+        ("unregister(1.5)", lambda p: p.unregister(1.5), TypeError),
+        ("unregister('x')", lambda p: p.unregister("x"), TypeError),
+    ]
+
+
+def test_bad_arguments_raise_what_select_epoll_raises(poller):
+    """Types and ranges are checked in Python, as select.epoll checks them: never ctypes.ArgumentError,
+    and never a value that ctypes would pass on truncated."""
+    a, b = pair()
+    poller.register(a, xpoll.IN, "a")
+    b.send(b"x")                         # a wait that should have been refused returns at once
+    for what, call, exc in _bad_calls(b.fileno()):
+        with pytest.raises(exc) as e:
+            call(poller)
+        assert type(e.value) is exc, (what, e.value)
+        if hasattr(select, "epoll"):
+            with select.epoll() as ep:
+                with pytest.raises(exc):
+                    call(ep)
+    # Values in range are taken as select.epoll takes them: any int, a float for the time-out, True as 1.
+    assert poller.poll(0, True) == [(a.fileno(), xpoll.IN, "a")]
+    assert poller.poll(True) == [(a.fileno(), xpoll.IN, "a")]
+    assert poller.poll(-0.5, 1) == [(a.fileno(), xpoll.IN, "a")]
+    # Nothing refused above was registered or changed.
+    assert len(poller) == 1 and b not in poller
+    with pytest.raises(FileNotFoundError):
+        poller.unregister(b)
+    # Arguments of the Poller's own.
+    with pytest.raises(TypeError):
+        poller.register(b, xpoll.IN, mode=1)
+    with pytest.raises(OverflowError):
+        poller.register(b, 1 << 32)
+    with pytest.raises(ValueError):
+        poller.register(b, -1)
+    assert len(poller) == 1
+    a.close()
+    b.close()
+
+
+def test_backend_names_with_a_nul_are_refused(backend):
+    """A NUL would end the name early in C: "epoll\\0x" must not open epoll."""
+    for bad in (backend + "\0", backend + "\0x", "\0" + backend):
+        with pytest.raises(ValueError, match="null"):
+            xpoll.Poller(bad)
+        with pytest.raises(ValueError, match="null"):
+            xpoll.backend_capabilities(bad)
+        with pytest.raises(ValueError, match="null"):
+            xpoll.probe(steps=("backends",), backend=bad)
+    with pytest.raises(TypeError):
+        xpoll.backend_capabilities(backend.encode())
+    with pytest.raises(TypeError):
+        xpoll.probe(steps=("backends",), backend=1)
+    with pytest.raises(TypeError):
+        xpoll.probe(steps=("descriptors",), max_descriptors="10")
+
+
+def test_repr_shows_backend_and_registrations(backend):
+    p = xpoll.Poller(backend)
+    assert repr(p) == f"<xpoll.Poller backend={backend!r} registered=0>"
+    a, b = pair()
+    p.register(a, xpoll.IN)
+    p.register(b, xpoll.OUT)
+    assert repr(p) == f"<xpoll.Poller backend={backend!r} registered=2>"
+    p.unregister(b)
+    assert repr(p) == f"<xpoll.Poller backend={backend!r} registered=1>"
+    p.close()
+    assert repr(p) == f"<xpoll.Poller backend={backend!r} closed>"
+    a.close()
+    b.close()

@@ -1,4 +1,6 @@
 """XpollSelector holds the selectors.BaseSelector contract as the standard library defines it."""
+import decimal
+import math
 import os
 import selectors
 import signal
@@ -172,6 +174,49 @@ def test_select_after_a_signal_that_does_not_raise(sel):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
     assert 0.29 <= took < 2                           # retried with the time left
+
+
+def test_select_after_a_signal_is_not_restarted(sel):
+    """The time-out runs from the call, as the standard library's selectors keep it (restarted, 1.1 s)."""
+    a, b = pair()
+    sel.register(a, EVENT_READ)
+    seen = []
+    old = signal.signal(signal.SIGALRM, lambda *_: seen.append(time.monotonic()))
+    try:
+        start = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        assert sel.select(0.6) == []
+        took = time.monotonic() - start
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert len(seen) == 1 and seen[0] - start < 0.6
+    assert 0.59 <= took < 0.6 + 0.25
+
+
+def test_select_timeout_types_as_the_standard_library(sel):
+    a, b = pair()
+    sel.register(a, EVENT_READ)
+    b.send(b"x")                                     # a wait that should have been refused returns at once
+    for bad, exc in (("1", TypeError), (math.nan, ValueError), (math.inf, OverflowError), (1e7, OverflowError),
+                     (decimal.Decimal("0.5"), TypeError)):
+        with pytest.raises(exc):
+            sel.select(bad)
+    assert len(sel.select(-1e7)) == 1                # non-positive: a poll, whatever its size
+    assert len(sel.select(True)) == 1
+
+
+def test_repr_shows_backend_and_registrations(backend):
+    s = XpollSelector(backend)
+    assert repr(s) == f"<xpoll.selectors.XpollSelector backend={backend!r} registered=0>"
+    a, b = pair()
+    s.register(a, EVENT_READ)
+    s.register(b, EVENT_WRITE)
+    assert repr(s) == f"<xpoll.selectors.XpollSelector backend={backend!r} registered=2>"
+    s.close()
+    assert repr(s) == f"<xpoll.selectors.XpollSelector backend={backend!r} closed>"
+    a.close()
+    b.close()
 
 
 def test_select_after_a_signal_that_raises(sel):

@@ -8,17 +8,22 @@
 
 xpoll.selectors.XpollSelector is a selectors.BaseSelector for asyncio and selector-based code.
 """
-import ctypes
-import errno
-import math
-import struct
-import sys
-import time
+import ctypes as _ctypes
+import errno as _errno
+import math as _math
+import operator as _operator
+import os as _os
+import struct as _struct
+import sys as _sys
+import time as _time
 
-from ._lib import LIMIT_FIELDS, PROBE_MAX_BACKENDS, Event, Limits, ProbeOptions, ProbeResult, lib
+from . import _lib
+from ._lib import lib as _clib
 
+# The package's public names are its API: everything else, the modules it uses included, is imported or
+# defined under a private name.
 __all__ = ["Poller", "backends", "backend_capabilities", "limits", "raise_nofile", "probe", "version",
-           "IN", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "UNLIMITED"]
+           "IN", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "WAIT_MAX", "UNLIMITED"]
 
 # Event and mode bits (xpoll.h).
 IN = 0x0001
@@ -34,48 +39,49 @@ _CAPS = {0x01: "oneshot", 0x02: "edge", 0x04: "rdhup", 0x08: "nonsocket", 0x10: 
          0x40: "hangup"}
 
 # Error codes (xpoll.h) and what each becomes in Python.
-EINVAL, EBADF, EEXIST, ENOENT, ENOMEM, ENOTSUP, ENOBACKEND, EBUSY, EINTR, ERANGE, EMFILE, ENFILE, EFORKED, EPERM, EIO = \
-    range(-1, -16, -1)
-_ERRNO = {EBADF: errno.EBADF, EEXIST: errno.EEXIST, ENOENT: errno.ENOENT, ENOTSUP: errno.ENOTSUP,
-          EBUSY: errno.EBUSY, ERANGE: errno.ERANGE, EMFILE: errno.EMFILE, ENFILE: errno.ENFILE, EPERM: errno.EPERM,
-          EIO: errno.EIO}
+(_EINVAL, _EBADF, _EEXIST, _ENOENT, _ENOMEM, _ENOTSUP, _ENOBACKEND, _EBUSY, _EINTR, _ERANGE, _EMFILE, _ENFILE, _EFORKED,
+ _EPERM, _EIO) = range(-1, -16, -1)
+_ERRNO = {_EBADF: _errno.EBADF, _EEXIST: _errno.EEXIST, _ENOENT: _errno.ENOENT, _ENOTSUP: _errno.ENOTSUP,
+          _EBUSY: _errno.EBUSY, _ERANGE: _errno.ERANGE, _EMFILE: _errno.EMFILE, _ENFILE: _errno.ENFILE,
+          _EPERM: _errno.EPERM, _EIO: _errno.EIO}
 WAIT_MAX = 1048576
-UNLIMITED = math.inf
-_EVENT_SIZE = ctypes.sizeof(Event)
+_INT_MIN, _INT_MAX = -0x80000000, 0x7fffffff
+UNLIMITED = _math.inf
+_EVENT_SIZE = _ctypes.sizeof(_lib.Event)
 _EVENT_FMT = "=QiI" if _EVENT_SIZE == 16 else "=QQI4x"
-_iter_unpack = struct.iter_unpack
+_iter_unpack = _struct.iter_unpack
 # The hot path calls xpoll_wait without declared argtypes: ctypes then passes the handle (a c_void_p),
 # the buffer (a char array) and the two ints as they are, which halves the cost of the call. The
 # ints are bounded to C int range before every call.
-_xpoll_wait = lib["xpoll_wait"]
-_xpoll_wait.restype = ctypes.c_int
+_xpoll_wait = _clib["xpoll_wait"]
+_xpoll_wait.restype = _ctypes.c_int
 # Likewise for registrations where a descriptor is a C int (not Windows, whose SOCKET is 64-bit). The
 # C data is not used (events are mapped back to Python data by descriptor): a constant zero, typed.
-if sys.platform != "win32":
-    _xpoll_add, _xpoll_modify, _xpoll_remove = lib["xpoll_add"], lib["xpoll_modify"], lib["xpoll_remove"]
+if _sys.platform != "win32":
+    _xpoll_add, _xpoll_modify, _xpoll_remove = _clib["xpoll_add"], _clib["xpoll_modify"], _clib["xpoll_remove"]
     for _f in (_xpoll_add, _xpoll_modify, _xpoll_remove):
-        _f.restype = ctypes.c_int
+        _f.restype = _ctypes.c_int
 else:
-    _xpoll_add, _xpoll_modify, _xpoll_remove = lib.xpoll_add, lib.xpoll_modify, lib.xpoll_remove
-_NO_DATA = ctypes.c_uint64(0)
+    _xpoll_add, _xpoll_modify, _xpoll_remove = _clib.xpoll_add, _clib.xpoll_modify, _clib.xpoll_remove
+_NO_DATA = _ctypes.c_uint64(0)
 
 
 def _strerror(rc):
-    return lib.xpoll_strerror(rc).decode()
+    return _clib.xpoll_strerror(rc).decode()
 
 
 def _error(rc, fd=None):
     """The Python exception for an XPOLL_E* code."""
-    if rc == EINVAL:
+    if rc == _EINVAL:
         return ValueError(f"xpoll: {_strerror(rc)}")
-    if rc == ENOMEM:
+    if rc == _ENOMEM:
         return MemoryError(f"xpoll: {_strerror(rc)}")
-    if rc == EFORKED:
+    if rc == _EFORKED:
         return RuntimeError("xpoll: this poller was created before fork(); create a new one in the child")
-    if rc == ENOBACKEND:
+    if rc == _ENOBACKEND:
         return ValueError(f"xpoll: {_strerror(rc)}")
-    code = _ERRNO.get(rc, errno.EIO)
-    e = OSError(code, f"{_strerror(rc)} ({lib.xpoll_errname(rc).decode()})")
+    code = _ERRNO.get(rc, _errno.EIO)
+    e = OSError(code, f"{_strerror(rc)} ({_clib.xpoll_errname(rc).decode()})")
     if fd is not None:
         e.filename = f"fd {fd}"
     return e
@@ -86,50 +92,81 @@ def _fileno(fileobj):
     if isinstance(fileobj, bool):
         raise TypeError("a descriptor must be an int or have a fileno() method, not bool")
     if isinstance(fileobj, int):
-        fd = fileobj
+        fd = int(fileobj)
     else:
         try:
-            fd = int(fileobj.fileno())
+            fileno = fileobj.fileno
         except AttributeError:
             raise TypeError(f"a descriptor must be an int or have a fileno() method, not {type(fileobj).__name__}") \
                 from None
+        fd = fileno()
+        if not isinstance(fd, int):
+            raise TypeError(f"fileno() returned a non-integer ({type(fd).__name__})")
+        fd = int(fd)
     if fd < 0:
         raise ValueError(f"invalid file descriptor: {fd}")
-    if fd > 0x7fffffff:
+    if fd > _INT_MAX:
         raise OverflowError(f"file descriptor too large: {fd}")
     return fd
 
 
 def _mask(events, mode):
+    """The C interest mask. Types and ranges are checked here, as ctypes would otherwise check them in its
+    own way (ArgumentError) or not at all."""
     if not isinstance(events, int) or isinstance(events, bool):
         raise TypeError(f"events must be an int, not {type(events).__name__}")
     if mode is not None:
+        if not isinstance(mode, str):
+            raise TypeError(f"mode must be a str or None, not {type(mode).__name__}")
         try:
             events |= _MODES[mode]
         except KeyError:
             raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {mode!r}") from None
-    if events < 0 or events > 0xffffffff:
+    if events < 0:
         raise ValueError(f"invalid event mask: {events:#x}")
-    return events
+    if events > 0xffffffff:
+        raise OverflowError(f"event mask does not fit 32 bits: {events:#x}")
+    return int(events)
 
 
 def _timeout_ms(timeout):
-    """select.epoll's rule: None or negative waits forever; else seconds, rounded up to ms."""
-    if timeout is None or timeout < 0:
+    """select.epoll's rule: None or negative waits forever; else seconds (an int or a float), rounded up
+    to milliseconds, which must fit a C int. TypeError for another type, ValueError for NaN."""
+    if timeout is None:
         return -1
-    return min(math.ceil(timeout * 1000), 0x7fffffff)
+    if isinstance(timeout, float):
+        if timeout != timeout:
+            raise ValueError("timeout must be a number, not NaN")
+    else:
+        try:
+            timeout = _operator.index(timeout)
+        except TypeError:
+            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}") from None
+    ms = _math.ceil(timeout * 1000)  # OverflowError for an infinity
+    if ms < _INT_MIN or ms > _INT_MAX:
+        raise OverflowError("timeout is too large")
+    return -1 if ms < 0 else ms
+
+
+def _backend_name(name):
+    """A backend name as the C library takes it: a str, encoded, without the NUL that would end it early."""
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a str or None, not {type(name).__name__}")
+    if "\0" in name:
+        raise ValueError(f"embedded null character in backend name {name!r}")
+    return name.encode()
 
 
 def version():
     """The C library's version, as "major.minor.patch"."""
-    return lib.xpoll_version_string().decode()
+    return _clib.xpoll_version_string().decode()
 
 
 def backends():
     """The compiled backends, best first."""
-    n = lib.xpoll_backends(None, 0)
-    names = (ctypes.c_char_p * n)()
-    lib.xpoll_backends(names, n)
+    n = _clib.xpoll_backends(None, 0)
+    names = (_ctypes.c_char_p * n)()
+    _clib.xpoll_backends(names, n)
     return [x.decode() for x in names]
 
 
@@ -139,9 +176,9 @@ def _cap_names(bits):
 
 def backend_capabilities(name):
     """The capabilities of a compiled backend, as a frozenset of names ("edge", "oneshot", ...)."""
-    rc = lib.xpoll_backend_capabilities(name.encode())
+    rc = _clib.xpoll_backend_capabilities(_backend_name(name))
     if rc < 0:
-        raise _no_backend(name) if rc == ENOBACKEND else _error(rc)
+        raise _no_backend(name) if rc == _ENOBACKEND else _error(rc)
     return _cap_names(rc)
 
 
@@ -163,16 +200,15 @@ class Poller:
     """
 
     def __init__(self, backend=None):
-        if backend is not None and not isinstance(backend, str):
-            raise TypeError(f"backend must be a str or None, not {type(backend).__name__}")
-        handle = ctypes.c_void_p()
-        rc = lib.xpoll_create(ctypes.byref(handle), backend.encode() if backend else None, 0)
-        if rc == ENOBACKEND:
-            import os
-            raise _no_backend(backend or os.environ.get("XPOLL_BACKEND", ""))
+        name = None if backend is None else _backend_name(backend)
+        handle = _ctypes.c_void_p()
+        rc = _clib.xpoll_create(_ctypes.byref(handle), name or None, 0)
+        if rc == _ENOBACKEND:
+            raise _no_backend(backend or _os.environ.get("XPOLL_BACKEND", ""))
         if rc < 0:
             raise _error(rc)
         self._p = handle
+        self._backend = _clib.xpoll_backend(handle).decode()
         self._data = {}
         self._buf = self._view = None
         self._buf_len = 0
@@ -183,7 +219,7 @@ class Poller:
         """Destroys the poller; further calls raise ValueError. Closing twice is harmless."""
         p, self._p = getattr(self, "_p", None), None
         if p:
-            lib.xpoll_destroy(p)
+            _clib.xpoll_destroy(p)
         self._data = {}
 
     @property
@@ -205,18 +241,26 @@ class Poller:
             raise ValueError("I/O operation on a closed poller")
         return self._p
 
+    def __repr__(self):
+        name = f"{type(self).__module__}.{type(self).__qualname__}"
+        backend = getattr(self, "_backend", None)
+        if getattr(self, "_p", None) is None:
+            return f"<{name} backend={backend!r} closed>" if backend else f"<{name} closed>"
+        return f"<{name} backend={backend!r} registered={len(self._data)}>"
+
     # -- identity --------------------------------------------------------------------------------------
 
     @property
     def backend(self):
         """The backend's name."""
-        return lib.xpoll_backend(self._handle()).decode()
+        self._handle()
+        return self._backend
 
     @property
     def capabilities(self):
         """What the backend can do: a frozenset of "oneshot", "edge", "rdhup", "nonsocket", "unbounded",
         "live_changes", "hangup"."""
-        return _cap_names(lib.xpoll_capabilities(self._handle()))
+        return _cap_names(_clib.xpoll_capabilities(self._handle()))
 
     # -- registrations ---------------------------------------------------------------------------------
 
@@ -254,7 +298,7 @@ class Poller:
     def __contains__(self, fileobj):
         try:
             return _fileno(fileobj) in self._data
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return False
 
     # -- waiting ---------------------------------------------------------------------------------------
@@ -263,12 +307,17 @@ class Poller:
         """Waits up to timeout seconds (None: forever, 0: not at all) for events. Returns a list of
         (fd, events, data). A signal that arrives runs its Python handler, and the wait goes on with the
         time left (PEP 475) unless the handler raised."""
-        p = self._handle()
+        self._handle()
+        ms = _timeout_ms(timeout)
+        if maxevents is not None:
+            maxevents = _operator.index(maxevents)  # TypeError for a float, as select.epoll
+            if maxevents < _INT_MIN or maxevents > _INT_MAX:
+                raise OverflowError("maxevents does not fit a C int")
         if maxevents is None or maxevents < 0:
             maxevents = max(len(self._data), 1)
         elif maxevents == 0 or maxevents > WAIT_MAX:
             raise ValueError(f"maxevents must be between 1 and {WAIT_MAX}, or negative for all")
-        n = self._wait(min(maxevents, WAIT_MAX), _timeout_ms(timeout))
+        n = self._wait(min(maxevents, WAIT_MAX), ms)
         data = self._data
         return [(fd, ev, data.get(fd)) for _, fd, ev in _iter_unpack(_EVENT_FMT, self._view[:n * _EVENT_SIZE])]
 
@@ -276,17 +325,18 @@ class Poller:
         """Waits into self._buf; returns the count. The hot path is one C call."""
         if self._buf_len < maxevents:
             self._buf_len = max(maxevents, 64)
-            self._buf = ctypes.create_string_buffer(self._buf_len * _EVENT_SIZE)
+            self._buf = _ctypes.create_string_buffer(self._buf_len * _EVENT_SIZE)
             self._view = memoryview(self._buf).cast("B")
+        # The deadline is fixed before the first wait, so that a signal does not start the time-out again.
+        deadline = _time.monotonic() + ms / 1000 if ms > 0 else None
         n = _xpoll_wait(self._p, self._buf, maxevents, ms)
         if n >= 0:
             return n
-        deadline = None if ms <= 0 else time.monotonic() + ms / 1000
-        while n == EINTR:
+        while n == _EINTR:
             # Back in Python: a pending signal handler has run by now (and an exception it raised
             # propagates from here). Wait again for what is left.
             if deadline is not None:
-                ms = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+                ms = max(0, _math.ceil((deadline - _time.monotonic()) * 1000))
             n = _xpoll_wait(self._handle(), self._buf, maxevents, ms)
         if n < 0:
             raise _error(n)
@@ -295,7 +345,7 @@ class Poller:
     def wake(self):
         """Makes the current poll() in another thread return (with what is ready, or nothing), or the
         next one if none is waiting. Wakes are coalesced."""
-        rc = lib.xpoll_wake(self._handle())
+        rc = _clib.xpoll_wake(self._handle())
         if rc < 0:
             raise _error(rc)
 
@@ -313,13 +363,13 @@ def _limit_value(v):
 def limits():
     """The descriptor limits: {name: {"value": int, None (unknown) or UNLIMITED, "source": str or None}}.
     A None source means the limit does not apply on this OS."""
-    l = Limits()
-    l.size = ctypes.sizeof(Limits)
-    rc = lib.xpoll_read_limits(ctypes.byref(l))
+    l = _lib.Limits()
+    l.size = _ctypes.sizeof(_lib.Limits)
+    rc = _clib.xpoll_read_limits(_ctypes.byref(l))
     if rc < 0:
         raise _error(rc)
     out = {}
-    for name in LIMIT_FIELDS:
+    for name in _lib.LIMIT_FIELDS:
         f = getattr(l, name)
         out[name] = {"value": _limit_value(f.value) if f.source else None,
                      "source": f.source.decode() if f.source else None}
@@ -328,8 +378,8 @@ def limits():
 
 def raise_nofile():
     """Raises the soft descriptor limit as far as allowed. Returns (before, after)."""
-    before, after = ctypes.c_int64(), ctypes.c_int64()
-    rc = lib.xpoll_raise_nofile(ctypes.byref(before), ctypes.byref(after))
+    before, after = _ctypes.c_int64(), _ctypes.c_int64()
+    rc = _clib.xpoll_raise_nofile(_ctypes.byref(before), _ctypes.byref(after))
     if rc < 0:
         raise _error(rc)
     return _limit_value(before.value), _limit_value(after.value)
@@ -349,10 +399,12 @@ def probe(steps=("descriptors", "backends"), *, max_descriptors=0, connections=0
         mask |= _STEPS[s]
     for name, v in (("max_descriptors", max_descriptors), ("connections", connections), ("ready", ready),
                     ("timeout", timeout)):
-        if not isinstance(v, (int, float)) or v < 0:
+        if not isinstance(v, (int, float)):
+            raise TypeError(f"{name} must be a number, not {type(v).__name__}")
+        if not v >= 0:
             raise ValueError(f"{name} must be a non-negative number")
-    o = ProbeOptions()
-    o.size = ctypes.sizeof(ProbeOptions)
+    o = _lib.ProbeOptions()
+    o.size = _ctypes.sizeof(_lib.ProbeOptions)
     o.steps = mask
     if max_descriptors > 1 << 40 or connections > 1 << 40 or ready > 1 << 30:
         raise ValueError("max_descriptors, connections or ready out of range")
@@ -360,23 +412,23 @@ def probe(steps=("descriptors", "backends"), *, max_descriptors=0, connections=0
     o.connections = int(connections)
     if timeout > 600:
         raise ValueError("timeout must be at most 600 seconds")
-    o.timeout_ms = math.ceil(timeout * 1000)  # a positive timeout is at least 1 ms, not the default
+    o.timeout_ms = _math.ceil(timeout * 1000)  # a positive timeout is at least 1 ms, not the default
     o.ready = int(ready)
-    o.backend = backend.encode() if backend else None
-    r = ProbeResult()
-    r.size = ctypes.sizeof(ProbeResult)
-    rc = lib.xpoll_probe(ctypes.byref(o), ctypes.byref(r))
-    if rc == ENOBACKEND:
+    o.backend = None if backend is None else _backend_name(backend) or None
+    r = _lib.ProbeResult()
+    r.size = _ctypes.sizeof(_lib.ProbeResult)
+    rc = _clib.xpoll_probe(_ctypes.byref(o), _ctypes.byref(r))
+    if rc == _ENOBACKEND:
         raise _no_backend(backend)
     if rc < 0:
         raise _error(rc)
-    err = lambda e: lib.xpoll_errname(e).decode() if e else None  # noqa: E731
+    err = lambda e: _clib.xpoll_errname(e).decode() if e else None  # noqa: E731
     out = {"descriptors": None, "backends": [], "connections": None}
     if r.steps & 0x1:
         out["descriptors"] = {"opened": r.descriptors, "seconds": r.descriptors_ns / 1e9,
                               "bytes_each": None if r.descriptor_bytes < 0 else r.descriptor_bytes,
                               "stopped_by": err(r.descriptors_error)}
-    for b in r.backends[:min(r.backend_count, PROBE_MAX_BACKENDS)]:
+    for b in r.backends[:min(r.backend_count, _lib.PROBE_MAX_BACKENDS)]:
         out["backends"].append({"name": b.name.decode(), "capabilities": _cap_names(b.capabilities),
                                 "passed": bool(b.passed), "max_fd": b.max_fd, "registered": b.registered,
                                 "highest_fd": b.highest_fd, "ready_expected": b.ready_expected,

@@ -8,14 +8,15 @@ It behaves as the standard library's selectors do: KeyError for a file object re
 not registered, ValueError for an invalid file object or event mask, the same timeout rules, and
 select() retries after a signal whose handler did not raise (PEP 475).
 """
-import math
-import selectors
-from selectors import EVENT_READ, EVENT_WRITE, SelectorKey
+import selectors as _selectors
+from selectors import EVENT_READ, EVENT_WRITE
+from selectors import SelectorKey as _SelectorKey
 
-from . import _EVENT_FMT, _EVENT_SIZE, _NO_DATA, IN, OUT, WAIT_MAX, Poller, _error, _iter_unpack, _xpoll_add, \
-    _xpoll_modify, _xpoll_remove
+from . import IN as _IN, OUT as _OUT, WAIT_MAX as _WAIT_MAX, Poller as _Poller
+from . import _EVENT_FMT, _EVENT_SIZE, _NO_DATA, _error, _iter_unpack, _timeout_ms, _xpoll_add, _xpoll_modify, \
+    _xpoll_remove
 
-assert IN == EVENT_READ and OUT == EVENT_WRITE << 1  # select() maps the bits by shifting
+assert _IN == EVENT_READ and _OUT == EVENT_WRITE << 1  # select() maps the bits by shifting
 
 __all__ = ["XpollSelector", "EVENT_READ", "EVENT_WRITE"]
 
@@ -70,17 +71,26 @@ class _Map:
         return self.get(fileobj) is not None
 
 
-class XpollSelector(selectors.BaseSelector):
+class XpollSelector(_selectors.BaseSelector):
     """A selector over xpoll backend `backend` (None: the best compiled one)."""
 
     def __init__(self, backend=None):
-        self._poller = Poller(backend)
+        self._poller = _Poller(backend)
         self._fd_to_key = {}
         self._map = _Map(self)
 
     @property
     def backend(self):
         return self._poller.backend
+
+    def __repr__(self):
+        name = f"{type(self).__module__}.{type(self).__qualname__}"
+        poller = getattr(self, "_poller", None)
+        if poller is None:
+            return f"<{name} closed>"
+        if poller.closed:
+            return f"<{name} backend={poller._backend!r} closed>"
+        return f"<{name} backend={poller._backend!r} registered={len(self._fd_to_key)}>"
 
     def fileno(self):
         raise NotImplementedError("an xpoll poller has no single descriptor to watch")
@@ -97,7 +107,7 @@ class XpollSelector(selectors.BaseSelector):
 
     @staticmethod
     def _mask(events):
-        return (IN if events & EVENT_READ else 0) | (OUT if events & EVENT_WRITE else 0)
+        return (_IN if events & EVENT_READ else 0) | (_OUT if events & EVENT_WRITE else 0)
 
     def register(self, fileobj, events, data=None):
         if (not events) or (events & ~(EVENT_READ | EVENT_WRITE)):
@@ -110,7 +120,7 @@ class XpollSelector(selectors.BaseSelector):
         rc = _xpoll_add(self._poller._handle(), fd, self._mask(events), _NO_DATA)
         if rc < 0:
             raise _error(rc, fd)  # OSError (EBADF ...); nothing is kept
-        key = SelectorKey(fileobj, fd, events, data)
+        key = _SelectorKey(fileobj, fd, events, data)
         self._fd_to_key[fd] = key
         return key
 
@@ -142,18 +152,19 @@ class XpollSelector(selectors.BaseSelector):
         return key
 
     def select(self, timeout=None):
-        # The standard library's rule: None blocks, non-positive does not, else round up to milliseconds.
+        # The standard library's rule: None blocks, non-positive does not, else round up to milliseconds
+        # (OverflowError beyond a C int of them, as EpollSelector and PollSelector).
         if timeout is None:
             ms = -1
         elif timeout <= 0:
             ms = 0
         else:
-            ms = min(math.ceil(timeout * 1e3), 0x7fffffff)
+            ms = _timeout_ms(timeout)
         fd_to_key = self._fd_to_key
         poller = self._poller
         if poller._p is None:
             raise ValueError("I/O operation on a closed selector")
-        n = poller._wait(min(len(fd_to_key), WAIT_MAX) or 1, ms)
+        n = poller._wait(min(len(fd_to_key), _WAIT_MAX) or 1, ms)
         if n == 0:
             return []
         ready = []
@@ -162,7 +173,7 @@ class XpollSelector(selectors.BaseSelector):
         for _, fd, ev in _iter_unpack(_EVENT_FMT, poller._view[:n * _EVENT_SIZE]):
             key = fd_to_key.get(fd)
             if key is not None:
-                events = ((ev & IN) | ((ev & OUT) >> 1)) & key.events
+                events = ((ev & _IN) | ((ev & _OUT) >> 1)) & key.events
                 if events:
                     ready.append((key, events))
         return ready

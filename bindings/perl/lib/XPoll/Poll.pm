@@ -4,13 +4,16 @@ use strict;
 use warnings;
 
 use Carp qw(croak);
+use Errno ();
 use IO::Poll qw(POLLIN POLLPRI POLLOUT POLLERR POLLHUP POLLNVAL POLLRDNORM POLLWRNORM POLLRDBAND POLLWRBAND);
 use XPoll qw(IN OUT ERR HUP);
 
 our $VERSION = '1.00';
 
-# IO::Poll's masks in, xpoll's interest out; and back.
-my $READ  = POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND;
+# IO::Poll's masks in, xpoll's interest out; and back. POLLPRI and POLLRDBAND ask for urgent
+# (out-of-band) data, which xpoll does not watch yet: ordinary data must not answer them, so they
+# add no interest of their own (a handle asked for them alone is watched for errors and hang-ups).
+my $READ  = POLLIN | POLLRDNORM;
 my $WRITE = POLLOUT | POLLWRNORM | POLLWRBAND;
 
 sub new {
@@ -71,13 +74,17 @@ sub remove {
 }
 
 # poll(TIMEOUT): seconds, undef or negative for ever. Returns how many handles have events, as
-# IO::Poll does; events(IO) then says which.
+# IO::Poll does; events(IO) then says which. Like poll(2) under IO::Poll, it blocks also with no
+# handle (until a signal), and a signal ends it: -1 with $! set to EINTR, its handler having run.
 sub poll {
   my ($self, $timeout) = @_;
   $self->{ev} = {};
-  my $n = keys %{ $self->{mask} };
-  return 0 unless $n || defined $timeout;
-  for my $e ($self->{xp}->wait($timeout, $n || 1)) {
+  my $got = $self->{xp}->_wait_events($timeout, scalar(keys %{ $self->{mask} }) || 1, 1);
+  if (!$got) {
+    $! = Errno::EINTR();
+    return -1;
+  }
+  for my $e (@$got) {
     my ($fd, $events) = @$e;
     my $mask = $self->{mask}{$fd} // next;
     my $rev  = 0;
@@ -142,15 +149,24 @@ Takes the options of C<< XPoll->new >>; without them, the best backend.
   $poll->mask($io, $mask);   # set; a mask of 0 removes $io
   my $mask = $poll->mask($io);
 
-C<POLLIN>, C<POLLPRI>, C<POLLRDNORM> and C<POLLRDBAND> ask for reading; C<POLLOUT>, C<POLLWRNORM>
-and C<POLLWRBAND> for writing. Errors and hang-ups are always reported.
+C<POLLIN> and C<POLLRDNORM> ask for reading; C<POLLOUT>, C<POLLWRNORM> and C<POLLWRBAND> for
+writing. Errors and hang-ups are always reported.
+
+C<POLLPRI> and C<POLLRDBAND> ask for urgent (out-of-band) data, which xpoll does not watch yet:
+they are kept in the mask but never reported, and ordinary data does not answer them (as under
+L<IO::Poll>). A handle whose mask holds nothing else is watched for errors and hang-ups only.
 
 =head2 poll
 
   my $count = $poll->poll($timeout);
 
 Waits up to C<$timeout> seconds (C<undef> or negative: until something happens) and returns the
-number of handles with events.
+number of handles with events. With no handle it waits all the same, as L<IO::Poll> does.
+
+A signal ends the wait, as it ends poll(2) under L<IO::Poll>: its C<%SIG> handler runs, then
+C<poll> returns -1 with C<$!> set to C<EINTR> (and no events), so that a loop such as
+C<until ($stop) { $poll-E<gt>poll(undef) }> sees what the handler did. A handler that dies ends
+the wait with its exception.
 
 =head2 events
 
