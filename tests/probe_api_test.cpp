@@ -145,4 +145,27 @@ TEST(Probe, MeasuresTheLimitAndClosesEverything) {
   EXPECT_EQ(rc, 0);
 }
 
+TEST(Probe, NoMemoryFigureFromASmallSample) {
+  int rc = in_child(4000, 4000, [] {
+    xpoll_probe_options_t o = options(XPOLL_PROBE_DESCRIPTORS | XPOLL_PROBE_CONNECTIONS);
+    o.max_descriptors = 300;
+    o.connections = 200;
+    xpoll_probe_result_t r;
+    std::memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    if (xpoll_probe(&o, &r) != 0) return 1;
+    if (r.descriptors != 300 || r.connections_held != 200) return 2;
+    // Hundreds read anywhere from 261 to 1,289 bytes each: no figure at all.
+    if (r.descriptor_bytes != XPOLL_LIMIT_UNKNOWN || r.connection_bytes != XPOLL_LIMIT_UNKNOWN) return 3;
+#if defined(__linux__)
+    o = options(XPOLL_PROBE_DESCRIPTORS);
+    o.max_descriptors = 2000;
+    if (xpoll_probe(&o, &r) != 0 || r.descriptors != 2000) return 4;
+    if (r.descriptor_bytes < 0) return 5;  // enough of a sample, and /proc says
+#endif
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
 }  // namespace

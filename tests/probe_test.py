@@ -99,7 +99,7 @@ class LoweredLimit(unittest.TestCase):
             soft = [x for x in b["blocked_by"] if x["limit"] == "nofile_soft"]
             self.assertEqual(len(soft), 1)
             self.assertEqual(soft[0]["value"], 256)
-            self.assertTrue(any(c.startswith("ulimit -n ") for c in soft[0]["commands"]))
+            self.assertTrue(any(c.startswith("ulimit -Sn 1016 ") for c in soft[0]["commands"]))
         p, doc = run_json(["--no-measure", "--target", "100"], soft=256)
         self.assertEqual(p.returncode, 0)
         self.assertTrue(all(b["reachable"] and not b["blocked_by"] for b in doc["target"]["backends"]))
@@ -121,6 +121,157 @@ class LoweredLimit(unittest.TestCase):
         self.assertEqual(c["first_error"], "EMFILE")
         self.assertLess(c["held"], 128)   # two descriptors per connection in one process
         self.assertGreater(c["held"], 100)
+
+
+def can_raise_hard(to):
+    """Whether a process of this user may raise its hard limit again once
+    lowered (root with CAP_SYS_RESOURCE): tried in a child."""
+    code = ("import resource as r; r.setrlimit(r.RLIMIT_NOFILE, (256, 512)); "
+            f"r.setrlimit(r.RLIMIT_NOFILE, (256, {to}))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, check=False).returncode == 0
+
+
+def lines_with(text, needle):
+    return [l for l in text.splitlines() if needle in l]
+
+
+class Verdict(unittest.TestCase):
+    """The answer to --target: numbers, one block of advice, commands that work."""
+
+    def test_json_verdict_has_the_numbers(self):
+        p, doc = run_json(["--no-measure", "--target", "1000"], soft=2000)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        v = doc["verdict"]
+        self.assertEqual((v["reachable"], v["connections"], v["descriptors_needed"]), (True, 1000, 1016))
+        self.assertEqual((v["limit"], v["limit_value"], v["headroom"]), ("nofile_soft", 2000, 984))
+        self.assertEqual(v["backends_reachable"], [b["name"] for b in doc["backends"]])
+        self.assertEqual(v["advice"], [])
+        p, doc = run_json(["--no-measure", "--target", "1000"], soft=256)
+        self.assertEqual(p.returncode, 3)
+        v = doc["verdict"]
+        self.assertEqual((v["reachable"], v["limit"], v["limit_value"], v["headroom"]), (False, "nofile_soft", 256, -760))
+        self.assertEqual(v["backends_reachable"], [])
+        self.assertIsNone(run_json(["--no-measure"])[1]["verdict"])
+
+    def test_table_verdict_has_the_numbers(self):
+        p = run(["--no-measure", "--target", "1000"], soft=2000)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Target: 1000 connections in one server process: reachable\n", p.stdout)
+        self.assertIn("needs 1016 descriptors", p.stdout)
+        self.assertIn("against the soft limit (ulimit -n) of 2000: headroom 984\n", p.stdout)
+        p = run(["--no-measure", "--target", "1000"], soft=256)
+        self.assertIn("Target: 1000 connections in one server process: NOT reachable\n", p.stdout)
+        self.assertIn("against the soft limit (ulimit -n) of 256: 760 short\n", p.stdout)
+
+    def test_advice_is_given_once_for_all_backends(self):
+        p = run(["--no-measure", "--target", "1000"], soft=256, hard=512)
+        self.assertEqual(p.returncode, 3)
+        backends = [b["name"] for b in run_json(["--no-measure"])[1]["backends"]]
+        self.assertGreater(len(backends), 1)
+        self.assertEqual(len(lines_with(p.stdout, "nofile_hard is 512, needs 1016")), 1, p.stdout)
+        self.assertEqual(len(lines_with(p.stdout, "LimitNOFILE=1016")), 1, p.stdout)
+        for name in backends:  # each backend still has its line, naming what stops it
+            self.assertEqual(len([l for l in p.stdout.splitlines() if l.startswith(f"  {name} ")]), 1)
+        _, doc = run_json(["--no-measure", "--target", "1000"], soft=256, hard=512)
+        commands = [c for a in doc["verdict"]["advice"] for c in a["commands"]]
+        self.assertEqual(len(commands), len(set(commands)))
+
+    def test_the_hard_limit_is_raised_before_the_soft_one(self):
+        _, doc = run_json(["--no-measure", "--target", "1000"], soft=256, hard=512)
+        for b in doc["target"]["backends"]:
+            for x in b["blocked_by"]:
+                for c in x["commands"]:
+                    if "ulimit -" in c:  # never a soft limit above the hard one
+                        self.assertIn("ulimit -Hn 1016 && ulimit -Sn 1016", c)
+                    self.assertNotIn("ulimit -n ", c)
+        if can_raise_hard(1016):
+            commands = [c for a in doc["verdict"]["advice"] for c in a["commands"]]
+            self.assertTrue(any(c.startswith("ulimit -Hn 1016 && ulimit -Sn 1016") for c in commands), commands)
+            self.assertTrue(any(c.startswith("prlimit --pid $$ --nofile=1016:1016") for c in commands), commands)
+        # Only the soft limit in the way: raised alone, the hard one left as it is.
+        _, doc = run_json(["--no-measure", "--target", "1000"], soft=256, hard=2000)
+        commands = [c for a in doc["verdict"]["advice"] for c in a["commands"]]
+        self.assertTrue(any(c.startswith("ulimit -Sn 1016 ") for c in commands), commands)
+        self.assertFalse(any("-Hn" in c for c in commands), commands)
+
+    @unittest.skipUnless(sys.platform.startswith("linux"), "the advice for Linux hosts")
+    def test_a_hard_limit_this_process_cannot_raise_names_what_can(self):
+        p = run(["--no-measure", "--target", "1000"], soft=256, hard=512)
+        _, doc = run_json(["--no-measure", "--target", "1000"], soft=256, hard=512)
+        v = doc["verdict"]
+        if can_raise_hard(1016):
+            self.assertTrue(v["hard_limit_raisable"])
+            self.skipTest("this user may raise its hard limit (CAP_SYS_RESOURCE): the case cannot arise here")
+        self.assertFalse(v["hard_limit_raisable"])
+        text = "\n".join(c for a in v["advice"] for c in a["commands"])
+        for want in ("docker run --ulimit nofile=1016:1016", "LimitNOFILE=1016",
+                     "systemctl daemon-reload && systemctl restart", "'* soft nofile 1016' '* hard nofile 1016'",
+                     "'root soft nofile 1016' 'root hard nofile 1016'", "/etc/security/limits.d/",
+                     "'*' does not cover root"):
+            self.assertIn(want, text)
+            self.assertEqual(len(lines_with(p.stdout, want)), 1, want)
+        self.assertNotIn("ulimit -Hn", text)  # it would fail here
+        prose = " ".join(p.stdout.split())  # the reasons are wrapped; the commands are not
+        if os.geteuid() == 0:
+            self.assertIn("even root cannot raise it here (setrlimit: Operation not permitted)", prose)
+            self.assertIn("no CAP_SYS_RESOURCE, as in a container", prose)
+        else:
+            self.assertIn("sudo prlimit --pid $$ --nofile=1016:1016", text)
+
+    @unittest.skipUnless(os.path.exists("/proc/sys/net/ipv4/ip_local_port_range"), "Linux port range")
+    def test_a_target_beyond_the_ephemeral_ports_gets_the_sysctl(self):
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            first, last = map(int, f.read().split())
+        n = last - first + 2
+        p, doc = run_json(["--no-measure", "--target", str(n)])
+        advice = [a for a in doc["verdict"]["advice"] if a["limits"] == ["ephemeral_ports"]]
+        self.assertEqual(len(advice), 1)
+        self.assertIn(f"only {n - 1} connections", advice[0]["why"])
+        self.assertTrue(any('sysctl -w net.ipv4.ip_local_port_range="1024 65535"' in c
+                            for c in advice[0]["commands"]))
+        p = run(["--no-measure", "--target", str(n)])
+        self.assertEqual(len(lines_with(p.stdout, "net.ipv4.ip_local_port_range")), 1)
+
+    def test_after_raise_the_server_still_has_to_raise_its_own(self):
+        p = run(["--raise", "--no-measure"], soft=256, hard=2000)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Raised the soft limit of this process: 256 -> 2000", p.stdout)
+        self.assertIn("a server started later from this shell still gets 256 unless it raises its own", p.stdout)
+        _, doc = run_json(["--raise", "--no-measure", "--target", "1000"], soft=256, hard=2000)
+        v = doc["verdict"]
+        self.assertTrue(v["reachable"])
+        self.assertTrue(v["server_must_raise"])
+        self.assertEqual((v["limit_value"], v["headroom"]), (2000, 984))
+        commands = [c for a in v["advice"] for c in a["commands"]]
+        self.assertTrue(any(c.startswith("ulimit -Sn 1016 ") for c in commands), commands)
+        self.assertFalse(run_json(["--no-measure", "--target", "1000"], soft=2000)[1]["verdict"]["server_must_raise"])
+
+
+class Measurements(unittest.TestCase):
+    def test_connections_line_says_why_it_holds_half(self):
+        p = run(["--no-measure", "--connections=300"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        line = lines_with(p.stdout, "Connections: 300 of 300 held")
+        self.assertEqual(len(line), 1, p.stdout)
+        self.assertIn("; 2 descriptors per connection, as both ends are in this process (a server needs 1)", line[0])
+        _, doc = run_json(["--no-measure", "--connections=300"])
+        self.assertEqual(doc["connections"]["descriptors_each"], 2)
+
+    def test_no_memory_figure_from_a_small_sample(self):
+        p, doc = run_json(["--max-fds", "300", "--backend", "poll", "--connections=200"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIsNone(doc["descriptors"]["bytes_each"])
+        self.assertIsNone(doc["connections"]["bytes_each"])
+        p = run(["--max-fds", "300", "--backend", "poll", "--connections=200"])
+        self.assertNotIn("bytes each", p.stdout)
+        self.assertEqual(len(lines_with(p.stdout, "memory each: sample too small (under 1000)")), 2, p.stdout)
+
+    @unittest.skipUnless(os.path.exists("/proc/self/statm"), "memory is read on Linux only")
+    def test_a_memory_figure_from_a_large_enough_sample(self):
+        p, doc = run_json(["--max-fds", "2000", "--backend", "poll"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIsInstance(doc["descriptors"]["bytes_each"], int)
+        self.assertIn("bytes each", run(["--max-fds", "2000", "--backend", "poll"]).stdout)
 
 
 class Command(unittest.TestCase):

@@ -13,6 +13,7 @@
 #include <io.h>
 #include <windows.h>
 #else
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #endif
@@ -80,7 +81,7 @@ static const char *const kUsage =
     "Reports and measures the descriptor limits of this host and process, per xpoll backend.\n"
     "\n"
     "  --json             print JSON (schema: docs/probe-schema.json) instead of a table\n"
-    "  --raise            raise the soft descriptor limit as far as allowed first (before/after shown)\n"
+    "  --raise            raise this process's soft descriptor limit as far as allowed first (before/after shown)\n"
     "  --target N         say whether N connections can be held with each backend, and how to lift what stops it\n"
     "  --connections[=N]  also hold N loopback TCP connections (default: as many as the limit allows)\n"
     "  --max-fds N        open at most N descriptors when measuring (default: until the limit)\n"
@@ -177,89 +178,339 @@ static void end_progress(int shown) {
   if (shown) fprintf(stderr, "\r\033[K");
 }
 
-/* ---- the --target assessment -------------------------------------------- */
+/* ---- the report ------------------------------------------------------------
+   Everything the table and the JSON say is decided here, once: the verdict on
+   --target with its numbers, what stops each backend, and the advice that
+   lifts it, each piece given once for every backend. The printers below only
+   render it. */
 
+/* Fewer descriptors or connections than this give no memory figure. The
+   library applies the same minimum (kMinMemorySample in src/probe_common.hpp)
+   and reports XPOLL_LIMIT_UNKNOWN below it; this copy only words the table. */
+#define MEMORY_MIN_SAMPLE 1000
+/* What a server needs beside its connections: the listener, the poller, stdio
+   and some slack. */
+#define SERVER_OVERHEAD 16
 #define MAX_BLOCKERS 6
+#define MAX_ADVICE 8
+#define MAX_COMMANDS 5
 
-typedef struct blocker {
-  const char *limit; /* the field of xpoll_limits_t, or "max_fd" */
-  int64_t value, needed;
-  char commands[4][160];
+/* One piece of advice: the limits it is about, why, and the commands. */
+typedef struct advice {
+  const char *limits[3]; /* keys of xpoll_limits_t, or "max_fd"; the unused ones NULL */
+  char why[400];
+  char commands[MAX_COMMANDS][320];
   int ncommands;
+} advice_t;
+
+/* A limit in the way of a target, and the advice that lifts it. */
+typedef struct blocker {
+  const char *limit;
+  int64_t value, needed;
+  const advice_t *lift;
 } blocker_t;
 
-static void add_command(blocker_t *b, const char *fmt, ...) {
+typedef struct backend_target {
+  const char *name;
+  blocker_t blockers[MAX_BLOCKERS];
+  int nblockers;
+  advice_t own; /* lifts a limit of this backend alone (select's FD_SETSIZE) */
+} backend_target_t;
+
+/* The answer to --target for every backend shown. */
+typedef struct verdict {
+  long long connections;
+  int64_t needed;
+  const char *limit; /* the lowest limit on the way (a key of xpoll_limits_t), or NULL when none is known */
+  int64_t limit_value, headroom;
+  int reachable;         /* with every backend shown */
+  int server_must_raise; /* reachable only because --raise lifted this process's soft limit */
+  int hard_raisable;     /* whether this process could raise its hard limit to the need: 1, 0, or -1 not tried */
+  int hard_errno;        /* why it could not */
+  blocker_t shared[MAX_BLOCKERS]; /* the limits in the way of every backend */
+  int nshared;
+  advice_t advice[MAX_ADVICE]; /* in the order to follow it */
+  int nadvice;
+  backend_target_t backends[XPOLL_PROBE_MAX_BACKENDS];
+} verdict_t;
+
+typedef struct report {
+  host_t host;
+  xpoll_limits_t limits;
+  raise_result_t raise;
+  xpoll_probe_result_t probe;
+  const options_t *o;
+  const char *names[XPOLL_PROBE_MAX_BACKENDS]; /* the backends shown */
+  int nb;
+  int has_verdict;
+  verdict_t verdict;
+  int exit_status;
+} report_t;
+
+static int known(const xpoll_limit_t *l) { return l->source && l->value != XPOLL_LIMIT_UNKNOWN; }
+static int finite(const xpoll_limit_t *l) { return known(l) && l->value != XPOLL_LIMIT_INFINITE; }
+
+static void add_command(advice_t *a, const char *fmt, ...) {
   va_list ap;
-  if (b->ncommands >= 4) return;
+  if (a->ncommands >= MAX_COMMANDS) return;
   va_start(ap, fmt);
-  vsnprintf(b->commands[b->ncommands++], sizeof b->commands[0], fmt, ap);
+  vsnprintf(a->commands[a->ncommands++], sizeof a->commands[0], fmt, ap);
   va_end(ap);
 }
 
-static int known(const xpoll_limit_t *l) { return l->source && l->value != XPOLL_LIMIT_UNKNOWN; }
-
-/* Starts the next blocker: `limit` is `value`, and `needed` is wanted. */
-static blocker_t *block(blocker_t *out, int *count, const char *limit, int64_t value, int64_t needed) {
-  blocker_t *b = &out[(*count)++];
-  memset(b, 0, sizeof *b);
-  b->limit = limit, b->value = value, b->needed = needed;
-  return b;
+/* Starts the next piece of advice, about `l0` (and `l1`), with its reason. */
+static advice_t *advise(verdict_t *v, const char *l0, const char *l1, const char *fmt, ...) {
+  advice_t *a = &v->advice[v->nadvice++];
+  va_list ap;
+  memset(a, 0, sizeof *a);
+  a->limits[0] = l0, a->limits[1] = l1;
+  va_start(ap, fmt);
+  vsnprintf(a->why, sizeof a->why, fmt, ap);
+  va_end(ap);
+  return a;
 }
 
-/* The limits a server holding `n` connections with backend `name` meets, and
-   the commands for this OS that would lift each. Returns how many. */
-static int assess(const char *os, const xpoll_limits_t *l, const char *name, long long n, blocker_t *out) {
-  int64_t need = (int64_t)n + 16; /* the connections, the listener, the poller, stdio and some slack */
-  int count = 0, linux_os = !strcmp(os, "Linux"), darwin = !strcmp(os, "Darwin");
-  long max_fd = xpoll_backend_max_fd(name);
-  int caps = xpoll_backend_capabilities(name);
-  blocker_t *b;
-  if (caps >= 0 && !(caps & XPOLL_CAP_UNBOUNDED) && max_fd >= 0 && max_fd + 1 < need) {
-    b = block(out, &count, "max_fd", max_fd, need - 1);
-    add_command(b, "use another backend: %s is bounded by FD_SETSIZE here", name);
+static void add_shared(verdict_t *v, const char *limit, int64_t value, const advice_t *lift) {
+  blocker_t *b = &v->shared[v->nshared++];
+  b->limit = limit, b->value = value, b->needed = v->needed, b->lift = lift;
+}
+
+#if defined(_WIN32)
+static int is_root(void) { return 0; }
+static int try_raise_hard(int64_t want, int *err) {
+  (void)want, (void)err;
+  return -1; /* no such limit */
+}
+#else
+static int is_root(void) { return geteuid() == 0; }
+
+/* Whether this process may raise its hard descriptor limit to `want`: tried,
+   then put back at once (lowering a hard limit needs no privilege). Only a
+   privileged process may raise it: on Linux CAP_SYS_RESOURCE, which root lacks
+   in most containers. 1 yes, 0 no (the errno in *err), -1 not tried. */
+static int try_raise_hard(int64_t want, int *err) {
+  struct rlimit was, up;
+  if (getrlimit(RLIMIT_NOFILE, &was) != 0 || was.rlim_max == RLIM_INFINITY) return -1;
+  if ((int64_t)was.rlim_max >= want) return 1;
+  up = was;
+  up.rlim_max = (rlim_t)want;
+  if (setrlimit(RLIMIT_NOFILE, &up) != 0) {
+    *err = errno;
+    return 0;
   }
-  if (known(&l->nofile_soft) && l->nofile_soft.value < need) {
-    b = block(out, &count, "nofile_soft", l->nofile_soft.value, need);
-    add_command(b, "ulimit -n %lld   # in the shell that starts the server", (long long)need);
-    add_command(b, "xpoll_raise_nofile() or setrlimit(RLIMIT_NOFILE) in the server itself");
-    if (linux_os)
-      add_command(b, "LimitNOFILE=%lld   # in the server's systemd unit, [Service] section", (long long)need);
-    if (darwin) add_command(b, "sudo launchctl limit maxfiles %lld %lld", (long long)need, (long long)need);
-  }
-  if (known(&l->nofile_hard) && l->nofile_hard.value < need) {
-    b = block(out, &count, "nofile_hard", l->nofile_hard.value, need);
+  (void)setrlimit(RLIMIT_NOFILE, &was);
+  return 1;
+}
+#endif
+
+/* The line to put in a systemd unit, and what makes it apply. */
+#define SYSTEMD_LINE \
+  "LimitNOFILE=%lld   # systemd unit, [Service]; then systemctl daemon-reload && systemctl restart <unit>"
+#define LIMITS_D_LINE                                                                                          \
+  "printf '%%s\\n' '* soft nofile %lld' '* hard nofile %lld' 'root soft nofile %lld' 'root hard nofile %lld' " \
+  "| sudo tee /etc/security/limits.d/90-nofile.conf   # from the next login ('*' does not cover root)"
+
+/* The advice for a hard limit below the need: the hard limit first, then the
+   soft one, or one command that sets both; where this process may not raise
+   it, what can. */
+static void advise_hard(verdict_t *v, const xpoll_limits_t *l, const char *os) {
+  long long need = (long long)v->needed, soft = (long long)l->nofile_soft.value;
+  int linux_os = !strcmp(os, "Linux"), darwin = !strcmp(os, "Darwin"), freebsd = !strcmp(os, "FreeBSD");
+  int64_t want = v->needed;
+  advice_t *a;
+  /* Above fs.nr_open even a privileged process is refused: that is the
+     nr_open advice, so only the part below it is tried. */
+  if (finite(&l->nr_open) && l->nr_open.value < want) want = l->nr_open.value;
+  v->hard_raisable = want > l->nofile_hard.value ? try_raise_hard(want, &v->hard_errno) : -1;
+  if (v->hard_raisable == 1 || (v->hard_raisable < 0 && is_root())) {
+    a = advise(
+        v, "nofile_hard", "nofile_soft",
+        "nofile_hard is %lld, needs %lld; the soft limit (%lld) cannot go above it, so raise the hard one first:",
+        (long long)l->nofile_hard.value, need, soft);
+    add_command(a, "ulimit -Hn %lld && ulimit -Sn %lld   # in the shell that starts the server", need, need);
     if (linux_os) {
-      add_command(b, "echo '* hard nofile %lld' | sudo tee -a /etc/security/limits.conf   # then log in again",
-                  (long long)need);
-      add_command(b, "sudo prlimit --pid <server pid> --nofile=%lld:%lld", (long long)need, (long long)need);
-      add_command(b, "LimitNOFILE=%lld   # systemd sets soft and hard", (long long)need);
-    } else if (darwin) {
-      add_command(b, "sudo launchctl limit maxfiles %lld %lld", (long long)need, (long long)need);
-    } else if (!strcmp(os, "FreeBSD")) {
-      add_command(b, "set openfiles=%lld in /etc/login.conf, then cap_mkdb /etc/login.conf", (long long)need);
+      add_command(a, "prlimit --pid $$ --nofile=%lld:%lld   # the same in one command", need, need);
+      add_command(a, SYSTEMD_LINE, need);
     }
-    add_command(b, "ulimit -Hn %lld   # as root, in the shell that starts the server", (long long)need);
-  }
-  if (known(&l->nr_open) && l->nr_open.value < need) {
-    b = block(out, &count, "nr_open", l->nr_open.value, need);
-    add_command(b, "sudo sysctl -w fs.nr_open=%lld", (long long)need);
-    add_command(b, "echo 'fs.nr_open = %lld' | sudo tee /etc/sysctl.d/90-nofile.conf", (long long)need);
-  }
-  if (known(&l->maxfilesperproc) && l->maxfilesperproc.value < need) {
-    b = block(out, &count, "maxfilesperproc", l->maxfilesperproc.value, need);
-    add_command(b, "sudo sysctl -w kern.maxfilesperproc=%lld", (long long)need);
-  }
-  if (known(&l->file_max) && l->file_max.value != XPOLL_LIMIT_INFINITE) {
-    int64_t in_use = known(&l->files_in_use) ? l->files_in_use.value : 0;
-    if (l->file_max.value - in_use < need && count < MAX_BLOCKERS) {
-      b = block(out, &count, "file_max", l->file_max.value - in_use, need);
-      if (linux_os)
-        add_command(b, "sudo sysctl -w fs.file-max=%lld", (long long)(in_use + need * 2));
-      else
-        add_command(b, "sudo sysctl -w kern.maxfiles=%lld", (long long)(in_use + need * 2));
+  } else if (!is_root()) {
+    a = advise(v, "nofile_hard", "nofile_soft",
+               "nofile_hard is %lld, needs %lld; the soft limit (%lld) cannot go above it, and only root "
+               "(with CAP_SYS_RESOURCE) can raise the hard one:",
+               (long long)l->nofile_hard.value, need, soft);
+    if (linux_os) {
+      add_command(
+          a, "sudo prlimit --pid $$ --nofile=%lld:%lld   # this shell, hard and soft; then start the server from it",
+          need, need);
+      add_command(a, LIMITS_D_LINE, need, need, need, need);
+      add_command(a, SYSTEMD_LINE, need);
+      add_command(a, "docker run --ulimit nofile=%lld:%lld ...   # a container: set by whoever starts it", need, need);
+    }
+  } else {
+    a = advise(v, "nofile_hard", "nofile_soft",
+               "nofile_hard is %lld, needs %lld; the soft limit (%lld) cannot go above it, and even root cannot "
+               "raise it here (setrlimit: %s)%s. Set both where the server is started:",
+               (long long)l->nofile_hard.value, need, soft, strerror(v->hard_errno),
+               linux_os ? ": this process has no CAP_SYS_RESOURCE, as in a container" : "");
+    if (linux_os) {
+      add_command(a, "docker run --ulimit nofile=%lld:%lld ...   # a container: on the host that starts it", need,
+                  need);
+      add_command(a, SYSTEMD_LINE, need);
+      add_command(a, LIMITS_D_LINE, need, need, need, need);
     }
   }
-  return count;
+  if (darwin) add_command(a, "sudo launchctl limit maxfiles %lld %lld", need, need);
+  if (freebsd) add_command(a, "set openfiles=%lld in /etc/login.conf, then cap_mkdb /etc/login.conf", need);
+  if (!a->ncommands) add_command(a, "raise it where the server is started: its service manager, jail or container");
+}
+
+/* The advice for a soft limit below the need where the hard one allows it. */
+static void advise_soft(verdict_t *v, const xpoll_limits_t *l, const char *os) {
+  long long need = (long long)v->needed;
+  char hard[32];
+  advice_t *a;
+  if (l->nofile_hard.value == XPOLL_LIMIT_INFINITE)
+    snprintf(hard, sizeof hard, "unlimited");
+  else
+    snprintf(hard, sizeof hard, "%lld", (long long)l->nofile_hard.value);
+  a = advise(v, "nofile_soft", NULL,
+             "nofile_soft is %lld, needs %lld; the hard limit (%s) allows it without privilege:",
+             (long long)l->nofile_soft.value, need, hard);
+  add_command(a, "ulimit -Sn %lld   # in the shell that starts the server", need);
+  add_command(a, "xpoll_raise_nofile() or setrlimit(RLIMIT_NOFILE) at the server's start   # up to the hard limit");
+  if (!strcmp(os, "Linux")) add_command(a, SYSTEMD_LINE, need);
+  if (!strcmp(os, "Darwin")) add_command(a, "sudo launchctl limit maxfiles %lld %lld", need, need);
+}
+
+/* The command that widens the ephemeral port range on this OS, or NULL. */
+static const char *port_range_command(const xpoll_limits_t *l) {
+  const char *s = l->ephemeral_ports.source;
+  if (!s) return NULL;
+  if (strstr(s, "ip_local_port_range"))
+    return "sudo sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"   # 64512 ports; persist it in /etc/sysctl.d/";
+  if (strstr(s, "portrange"))
+    return "sudo sysctl -w net.inet.ip.portrange.first=1024 net.inet.ip.portrange.last=65535   # 64512 ports";
+  return NULL;
+}
+
+/* The lowest limit on the way of every backend so far, if `value` is lower. */
+static void consider(verdict_t *v, const char *limit, int64_t value) {
+  if (!v->limit || value < v->limit_value) v->limit = limit, v->limit_value = value;
+}
+
+static void build_verdict(report_t *rep) {
+  verdict_t *v = &rep->verdict;
+  const xpoll_limits_t *l = &rep->limits;
+  const char *os = rep->host.sysname;
+  int linux_os = !strcmp(os, "Linux"), k, j;
+  long long need;
+  const advice_t *nofile = NULL;
+  const advice_t *kernel[3] = {NULL, NULL, NULL}; /* nr_open, maxfilesperproc, file_max */
+  int64_t files_free = 0;
+  memset(v, 0, sizeof *v);
+  v->connections = rep->o->target;
+  v->needed = (int64_t)v->connections + SERVER_OVERHEAD;
+  v->hard_raisable = -1;
+  need = (long long)v->needed;
+
+  if (finite(&l->nofile_soft)) consider(v, "nofile_soft", l->nofile_soft.value);
+  if (finite(&l->maxfilesperproc)) consider(v, "maxfilesperproc", l->maxfilesperproc.value);
+  if (finite(&l->file_max)) {
+    files_free = l->file_max.value - (known(&l->files_in_use) ? l->files_in_use.value : 0);
+    consider(v, "file_max", files_free);
+  }
+  v->headroom = v->limit_value - v->needed;
+
+  /* The kernel's ceilings first: each bounds what comes after it. */
+  if (finite(&l->nr_open) && l->nr_open.value < v->needed) {
+    advice_t *a = advise(v, "nr_open", NULL,
+                         "nr_open is %lld, needs %lld: the kernel's ceiling of the hard limit; "
+                         "raise it first (root):",
+                         (long long)l->nr_open.value, need);
+    add_command(a, "sudo sysctl -w fs.nr_open=%lld", need);
+    add_command(a, "echo 'fs.nr_open = %lld' | sudo tee /etc/sysctl.d/90-nofile.conf   # at every boot", need);
+    kernel[0] = a;
+  }
+  if (finite(&l->maxfilesperproc) && l->maxfilesperproc.value < v->needed) {
+    advice_t *a = advise(v, "maxfilesperproc", NULL,
+                         "maxfilesperproc is %lld, needs %lld (root):", (long long)l->maxfilesperproc.value, need);
+    add_command(a, "sudo sysctl -w kern.maxfilesperproc=%lld", need);
+    kernel[1] = a;
+  }
+  if (finite(&l->file_max) && files_free < v->needed) {
+    int64_t in_use = l->file_max.value - files_free;
+    advice_t *a =
+        advise(v, "file_max", NULL,
+               "file_max leaves %lld open files to this host, needs %lld (root):", (long long)files_free, need);
+    add_command(a, linux_os ? "sudo sysctl -w fs.file-max=%lld" : "sudo sysctl -w kern.maxfiles=%lld",
+                (long long)(in_use + v->needed * 2));
+    kernel[2] = a;
+  }
+  /* Then the process's own limits: the hard one before the soft one. */
+  if (finite(&l->nofile_hard) && l->nofile_hard.value < v->needed) {
+    advise_hard(v, l, os);
+    nofile = &v->advice[v->nadvice - 1];
+  } else if (finite(&l->nofile_soft) && l->nofile_soft.value < v->needed) {
+    advise_soft(v, l, os);
+    nofile = &v->advice[v->nadvice - 1];
+  } else if (rep->raise.ran && rep->raise.before >= 0 && rep->raise.before < v->needed) {
+    /* Enough now, but only because --raise lifted it in this process. */
+    advice_t *a = advise(v, "nofile_soft", NULL,
+                         "--raise lifted this process's soft limit from %lld to %lld; a server started later from "
+                         "this shell still gets %lld unless it raises its own:",
+                         (long long)rep->raise.before, (long long)rep->raise.after, (long long)rep->raise.before);
+    add_command(a, "ulimit -Sn %lld   # in the shell that starts the server", need);
+    add_command(a, "xpoll_raise_nofile() or setrlimit(RLIMIT_NOFILE) at the server's start   # up to the hard limit");
+    v->server_must_raise = 1;
+  }
+  /* Not the server's limit but its load client's, who meets it first. */
+  if (finite(&l->ephemeral_ports) && l->ephemeral_ports.value < v->connections) {
+    const char *widen = port_range_command(l);
+    advice_t *a = advise(v, "ephemeral_ports", NULL,
+                         "a load client on one address can open only %lld connections to one server port "
+                         "(its ephemeral port range); this limits the client, not the server:",
+                         (long long)l->ephemeral_ports.value);
+    if (widen && v->connections <= 64512) add_command(a, "%s", widen);
+    add_command(a, "give the client several source addresses (127.0.0.2, 127.0.0.3, ...): each has its own ports");
+  }
+
+  /* The blockers, in the order of xpoll_limits_t, each lifted by its advice. */
+  if (finite(&l->nofile_soft) && l->nofile_soft.value < v->needed)
+    add_shared(v, "nofile_soft", l->nofile_soft.value, nofile);
+  if (finite(&l->nofile_hard) && l->nofile_hard.value < v->needed)
+    add_shared(v, "nofile_hard", l->nofile_hard.value, nofile);
+  if (kernel[0]) add_shared(v, "nr_open", l->nr_open.value, kernel[0]);
+  if (kernel[1]) add_shared(v, "maxfilesperproc", l->maxfilesperproc.value, kernel[1]);
+  if (kernel[2]) add_shared(v, "file_max", files_free, kernel[2]);
+
+  v->reachable = 1;
+  for (k = 0; k < rep->nb; k++) {
+    backend_target_t *t = &v->backends[k];
+    const char *name = rep->names[k];
+    long max_fd = xpoll_backend_max_fd(name);
+    int caps = xpoll_backend_capabilities(name);
+    t->name = name;
+    if (caps >= 0 && !(caps & XPOLL_CAP_UNBOUNDED) && max_fd >= 0 && max_fd + 1 < v->needed) {
+      blocker_t *b = &t->blockers[t->nblockers++];
+      t->own.limits[0] = "max_fd";
+      snprintf(t->own.why, sizeof t->own.why, "%s watches descriptors up to %ld only (FD_SETSIZE):", name, max_fd);
+      add_command(&t->own, "use another backend: %s is bounded by FD_SETSIZE here", name);
+      b->limit = "max_fd", b->value = max_fd, b->needed = v->needed - 1, b->lift = &t->own;
+    }
+    for (j = 0; j < v->nshared; j++) t->blockers[t->nblockers++] = v->shared[j];
+    if (t->nblockers) v->reachable = 0;
+  }
+}
+
+static void build_report(report_t *rep) {
+  int k;
+  rep->exit_status = EXIT_OK;
+  for (k = 0; k < rep->probe.backend_count; k++)
+    if (!rep->probe.backends[k].passed) rep->exit_status = EXIT_CHECK_FAILED;
+  rep->has_verdict = rep->o->have_target;
+  if (rep->has_verdict) {
+    build_verdict(rep);
+    if (rep->exit_status == EXIT_OK && !rep->verdict.reachable) rep->exit_status = EXIT_TARGET_UNMET;
+  }
 }
 
 /* ---- output -------------------------------------------------------------- */
@@ -310,15 +561,85 @@ static void value_text(const xpoll_limit_t *l, char *buf, size_t n) {
 
 static const char *step_error(int32_t e) { return e ? xpoll_errname(e) : NULL; }
 
-static void print_table(const host_t *u, const xpoll_limits_t *l, const raise_result_t *rr,
-                        const xpoll_probe_result_t *r, const options_t *o, int nb, const char **names) {
+/* The limit's name as the table says it. */
+static const char *limit_phrase(const char *limit) {
+  if (!strcmp(limit, "nofile_soft")) return "the soft limit (ulimit -n)";
+  if (!strcmp(limit, "maxfilesperproc")) return "the per-process ceiling (kern.maxfilesperproc)";
+  return "the open files left to this host (file_max less those in use)";
+}
+
+static void print_memory(int64_t bytes, int64_t sample, const char *what) {
+  if (bytes >= 0)
+    printf(", about %lld bytes each%s", (long long)bytes, what);
+  else if (sample < MEMORY_MIN_SAMPLE)
+    printf(", memory each: sample too small (under %d)", MEMORY_MIN_SAMPLE);
+}
+
+/* Prints `s` from column `indent`, wrapped at spaces before column 112. */
+static void print_wrapped(const char *s, int indent) {
+  const int width = 112 - indent;
+  while (*s) {
+    int n = (int)strlen(s);
+    if (n > width) {
+      int cut = width;
+      while (cut > 0 && s[cut] != ' ') cut--;
+      if (cut > 0) n = cut; /* else a word longer than the line: printed whole */
+    }
+    printf("%*s%.*s\n", indent, "", n, s);
+    s += n;
+    while (*s == ' ') s++;
+  }
+}
+
+static void print_verdict(const report_t *rep) {
+  const verdict_t *v = &rep->verdict;
+  int k, j, c;
+  printf("\nTarget: %lld connections in one server process: %s\n", v->connections,
+         !v->reachable          ? "NOT reachable"
+         : v->server_must_raise ? "reachable if the server raises its soft limit (below)"
+                                : "reachable");
+  printf("  needs %lld descriptors: the connections, and %d for the listener, the poller, stdio and slack\n",
+         (long long)v->needed, SERVER_OVERHEAD);
+  if (!v->limit)
+    printf("  no descriptor limit is in the way on this OS\n");
+  else if (v->headroom >= 0)
+    printf("  against %s of %lld: headroom %lld\n", limit_phrase(v->limit), (long long)v->limit_value,
+           (long long)v->headroom);
+  else
+    printf("  against %s of %lld: %lld short\n", limit_phrase(v->limit), (long long)v->limit_value,
+           (long long)-v->headroom);
+  for (k = 0; k < rep->nb; k++) {
+    const backend_target_t *t = &v->backends[k];
+    printf("  %-8s %s", t->name, t->nblockers ? "NOT reachable:" : "reachable");
+    for (j = 0; j < t->nblockers; j++)
+      printf("%s %s %lld", j ? "," : "", t->blockers[j].limit, (long long)t->blockers[j].value);
+    if (t->own.ncommands) printf("; %s", t->own.commands[0]);
+    printf("%s\n", v->nshared ? " (below)" : "");
+  }
+  if (v->nadvice) printf("\nWhat to do (the same for every backend):\n");
+  for (j = 0; j < v->nadvice; j++) {
+    print_wrapped(v->advice[j].why, 2);
+    for (c = 0; c < v->advice[j].ncommands; c++) printf("    %s\n", v->advice[j].commands[c]);
+  }
+}
+
+static void print_table(const report_t *rep) {
+  const host_t *u = &rep->host;
+  const xpoll_limits_t *l = &rep->limits;
+  const raise_result_t *rr = &rep->raise;
+  const xpoll_probe_result_t *r = &rep->probe;
   size_t i;
   int k;
   char v[32], caps[128];
   printf("xpoll-probe %s on %s %s (%s)\n\n", xpoll_version_string(), u->sysname, u->release, u->machine);
-  if (rr->ran)
-    printf("Raised the soft limit: %lld -> %lld%s%s\n\n", (long long)rr->before, (long long)rr->after,
+  if (rr->ran) {
+    printf("Raised the soft limit of this process: %lld -> %lld%s%s\n", (long long)rr->before, (long long)rr->after,
            rr->rc ? ": " : "", rr->rc ? xpoll_strerror(rr->rc) : "");
+    if (rr->before >= 0 && rr->after > rr->before)
+      printf("  (a server started later from this shell still gets %lld unless it raises its own)\n",
+             (long long)rr->before);
+    printf("\n");
+  }
   printf("%-44s %12s  %s\n", "Limit", "value", "source");
   for (i = 0; i < sizeof kFields / sizeof kFields[0]; i++) {
     const xpoll_limit_t *f = field_of(l, &kFields[i]);
@@ -329,14 +650,13 @@ static void print_table(const host_t *u, const xpoll_limits_t *l, const raise_re
   printf("\n%-8s %10s", "Backend", "max fd");
   if (r->steps & XPOLL_PROBE_BACKENDS) printf(" %10s %11s %11s  %-6s", "registered", "ready seen", "wait", "check");
   printf("  capabilities\n");
-  for (k = 0; k < nb; k++) {
+  for (k = 0; k < rep->nb; k++) {
     const xpoll_probe_backend_t *b = NULL;
     int j;
     for (j = 0; j < r->backend_count; j++)
-      if (!strcmp(r->backends[j].name, names[k])) b = &r->backends[j];
-    if (o->backend && strcmp(o->backend, names[k])) continue;
-    caps_text((uint32_t)xpoll_backend_capabilities(names[k]), caps, sizeof caps);
-    printf("%-8s %10ld", names[k], xpoll_backend_max_fd(names[k]));
+      if (!strcmp(r->backends[j].name, rep->names[k])) b = &r->backends[j];
+    caps_text((uint32_t)xpoll_backend_capabilities(rep->names[k]), caps, sizeof caps);
+    printf("%-8s %10ld", rep->names[k], xpoll_backend_max_fd(rep->names[k]));
     if (b)
       printf(" %10lld %5d/%-5d %8.1f us  %-6s", (long long)b->registered, b->ready_reported, b->ready_expected,
              b->wait_ns / 1e3, b->passed ? "ok" : "FAILED");
@@ -344,39 +664,23 @@ static void print_table(const host_t *u, const xpoll_limits_t *l, const raise_re
   }
   if (r->steps & XPOLL_PROBE_DESCRIPTORS) {
     printf("\nDescriptors: opened %lld in %.1f ms", (long long)r->descriptors, r->descriptors_ns / 1e6);
-    if (r->descriptor_bytes >= 0)
-      printf(", about %lld bytes each (process and kernel)", (long long)r->descriptor_bytes);
+    print_memory(r->descriptor_bytes, r->descriptors, " (process and kernel)");
     if (r->descriptors_error)
       printf("; stopped: %s (%s)\n", xpoll_strerror(r->descriptors_error), xpoll_errname(r->descriptors_error));
     else
       printf("; stopped at the --max-fds cap\n");
   }
   if (r->steps & XPOLL_PROBE_CONNECTIONS) {
+    const char *widen = port_range_command(l);
     printf("Connections: %lld of %lld held in %.1f ms", (long long)r->connections_held, (long long)r->connections_tried,
            r->connections_ns / 1e6);
-    if (r->connection_bytes >= 0) printf(", about %lld bytes each", (long long)r->connection_bytes);
+    print_memory(r->connection_bytes, r->connections_held, "");
+    /* Why --target may call more reachable than this holds. */
+    printf("; 2 descriptors per connection, as both ends are in this process (a server needs 1)");
     printf("%s%s\n", r->connections_error[0] ? "; first error: " : "", r->connections_error);
+    if (!strcmp(r->connections_error, "EADDRNOTAVAIL") && widen) printf("  the ephemeral ports ran out: %s\n", widen);
   }
-  if (o->have_target) {
-    printf("\nTarget: %lld connections in one server process\n", o->target);
-    for (k = 0; k < nb; k++) {
-      blocker_t bl[MAX_BLOCKERS];
-      int n, j, c;
-      if (o->backend && strcmp(o->backend, names[k])) continue;
-      n = assess(u->sysname, l, names[k], o->target, bl);
-      printf("  %-8s %s\n", names[k], n ? "NOT reachable:" : "reachable");
-      for (j = 0; j < n; j++) {
-        printf("    %s is %lld, needs %lld. To lift it:\n", bl[j].limit, (long long)bl[j].value,
-               (long long)bl[j].needed);
-        for (c = 0; c < bl[j].ncommands; c++) printf("      %s\n", bl[j].commands[c]);
-      }
-    }
-    if (known(&l->ephemeral_ports) && l->ephemeral_ports.value < o->target)
-      printf(
-          "  note: a load client on one address can open only %lld connections to one server port;\n"
-          "        use several client addresses (127.0.0.2, ...) or widen the ephemeral port range.\n",
-          (long long)l->ephemeral_ports.value);
-  }
+  if (rep->has_verdict) print_verdict(rep);
 }
 
 static void json_string(const char *s) {
@@ -423,10 +727,66 @@ static void json_caps(uint32_t caps) {
   printf("]");
 }
 
-static void print_json(const host_t *u, const xpoll_limits_t *l, const raise_result_t *rr,
-                       const xpoll_probe_result_t *r, const options_t *o, int nb, const char **names) {
+static void json_commands(const advice_t *a) {
+  int c;
+  printf("[");
+  for (c = 0; c < a->ncommands; c++) {
+    printf("%s", c ? ", " : "");
+    json_string(a->commands[c]);
+  }
+  printf("]");
+}
+
+static void json_bytes(int64_t bytes) {
+  if (bytes >= 0)
+    printf("%lld", (long long)bytes);
+  else
+    printf("null");
+}
+
+static void json_verdict(const report_t *rep) {
+  const verdict_t *v = &rep->verdict;
+  int k, j, first = 1;
+  printf("{\"reachable\": %s, \"connections\": %lld, \"descriptors_needed\": %lld, \"limit\": ",
+         v->reachable ? "true" : "false", v->connections, (long long)v->needed);
+  json_string(v->limit);
+  if (v->limit)
+    printf(", \"limit_value\": %lld, \"headroom\": %lld", (long long)v->limit_value, (long long)v->headroom);
+  else
+    printf(", \"limit_value\": null, \"headroom\": null");
+  printf(",\n    \"backends_reachable\": [");
+  for (k = 0; k < rep->nb; k++)
+    if (!v->backends[k].nblockers) {
+      printf("%s", first ? "" : ", ");
+      json_string(v->backends[k].name);
+      first = 0;
+    }
+  printf("], \"hard_limit_raisable\": %s, \"server_must_raise\": %s,\n    \"advice\": [",
+         v->hard_raisable < 0 ? "null"
+         : v->hard_raisable   ? "true"
+                              : "false",
+         v->server_must_raise ? "true" : "false");
+  for (j = 0; j < v->nadvice; j++) {
+    const advice_t *a = &v->advice[j];
+    int i;
+    printf("%s\n      {\"limits\": [", j ? "," : "");
+    for (i = 0; i < 3 && a->limits[i]; i++) printf("%s\"%s\"", i ? ", " : "", a->limits[i]);
+    printf("], \"why\": ");
+    json_string(a->why);
+    printf(", \"commands\": ");
+    json_commands(a);
+    printf("}");
+  }
+  printf("%s]}", v->nadvice ? "\n    " : "");
+}
+
+static void print_json(const report_t *rep) {
+  const host_t *u = &rep->host;
+  const xpoll_limits_t *l = &rep->limits;
+  const raise_result_t *rr = &rep->raise;
+  const xpoll_probe_result_t *r = &rep->probe;
   size_t i;
-  int k, first = 1;
+  int k;
   printf("{\n  \"schema\": \"xpoll-probe/1\",\n  \"xpoll_version\": ");
   json_string(xpoll_version_string());
   printf(",\n  \"os\": {\"name\": ");
@@ -454,18 +814,16 @@ static void print_json(const host_t *u, const xpoll_limits_t *l, const raise_res
     printf("null");
   }
   printf(",\n  \"backends\": [");
-  for (k = 0; k < nb; k++) {
+  for (k = 0; k < rep->nb; k++) {
     const xpoll_probe_backend_t *b = NULL;
     int j;
-    if (o->backend && strcmp(o->backend, names[k])) continue;
     for (j = 0; j < r->backend_count; j++)
-      if (!strcmp(r->backends[j].name, names[k])) b = &r->backends[j];
-    printf("%s\n    {\"name\": ", first ? "" : ",");
-    first = 0;
-    json_string(names[k]);
+      if (!strcmp(r->backends[j].name, rep->names[k])) b = &r->backends[j];
+    printf("%s\n    {\"name\": ", k ? "," : "");
+    json_string(rep->names[k]);
     printf(", \"capabilities\": ");
-    json_caps((uint32_t)xpoll_backend_capabilities(names[k]));
-    printf(", \"max_fd\": %ld, \"check\": ", xpoll_backend_max_fd(names[k]));
+    json_caps((uint32_t)xpoll_backend_capabilities(rep->names[k]));
+    printf(", \"max_fd\": %ld, \"check\": ", xpoll_backend_max_fd(rep->names[k]));
     if (b) {
       printf(
           "{\"passed\": %s, \"registered\": %lld, \"highest_fd\": %lld, \"ready_expected\": %d, "
@@ -483,10 +841,7 @@ static void print_json(const host_t *u, const xpoll_limits_t *l, const raise_res
   if (r->steps & XPOLL_PROBE_DESCRIPTORS) {
     printf("{\"opened\": %lld, \"seconds\": %.6f, \"bytes_each\": ", (long long)r->descriptors,
            r->descriptors_ns / 1e9);
-    if (r->descriptor_bytes >= 0)
-      printf("%lld", (long long)r->descriptor_bytes);
-    else
-      printf("null");
+    json_bytes(r->descriptor_bytes);
     printf(", \"stopped_by\": ");
     json_string(step_error(r->descriptors_error));
     printf("}");
@@ -497,37 +852,29 @@ static void print_json(const host_t *u, const xpoll_limits_t *l, const raise_res
   if (r->steps & XPOLL_PROBE_CONNECTIONS) {
     printf("{\"tried\": %lld, \"held\": %lld, \"seconds\": %.6f, \"bytes_each\": ", (long long)r->connections_tried,
            (long long)r->connections_held, r->connections_ns / 1e9);
-    if (r->connection_bytes >= 0)
-      printf("%lld", (long long)r->connection_bytes);
-    else
-      printf("null");
-    printf(", \"first_error\": ");
+    json_bytes(r->connection_bytes);
+    printf(", \"descriptors_each\": 2, \"first_error\": ");
     json_string(r->connections_error[0] ? r->connections_error : NULL);
     printf("}");
   } else {
     printf("null");
   }
   printf(",\n  \"target\": ");
-  if (o->have_target) {
-    printf("{\"connections\": %lld, \"backends\": [", o->target);
-    first = 1;
-    for (k = 0; k < nb; k++) {
-      blocker_t bl[MAX_BLOCKERS];
-      int n, j, c;
-      if (o->backend && strcmp(o->backend, names[k])) continue;
-      n = assess(u->sysname, l, names[k], o->target, bl);
-      printf("%s\n    {\"name\": ", first ? "" : ",");
-      first = 0;
-      json_string(names[k]);
-      printf(", \"reachable\": %s, \"blocked_by\": [", n ? "false" : "true");
-      for (j = 0; j < n; j++) {
-        printf("%s{\"limit\": \"%s\", \"value\": %lld, \"needed\": %lld, \"commands\": [", j ? ", " : "", bl[j].limit,
-               (long long)bl[j].value, (long long)bl[j].needed);
-        for (c = 0; c < bl[j].ncommands; c++) {
-          printf("%s", c ? ", " : "");
-          json_string(bl[j].commands[c]);
-        }
-        printf("]}");
+  if (rep->has_verdict) {
+    const verdict_t *v = &rep->verdict;
+    printf("{\"connections\": %lld, \"backends\": [", v->connections);
+    for (k = 0; k < rep->nb; k++) {
+      const backend_target_t *t = &v->backends[k];
+      int j;
+      printf("%s\n    {\"name\": ", k ? "," : "");
+      json_string(t->name);
+      printf(", \"reachable\": %s, \"blocked_by\": [", t->nblockers ? "false" : "true");
+      for (j = 0; j < t->nblockers; j++) {
+        const blocker_t *b = &t->blockers[j];
+        printf("%s{\"limit\": \"%s\", \"value\": %lld, \"needed\": %lld, \"commands\": ", j ? ", " : "", b->limit,
+               (long long)b->value, (long long)b->needed);
+        json_commands(b->lift);
+        printf("}");
       }
       printf("]}");
     }
@@ -535,31 +882,32 @@ static void print_json(const host_t *u, const xpoll_limits_t *l, const raise_res
   } else {
     printf("null");
   }
+  printf(",\n  \"verdict\": ");
+  if (rep->has_verdict)
+    json_verdict(rep);
+  else
+    printf("null");
   printf("\n}\n");
 }
 
 int main(int argc, char **argv) {
+  static report_t rep; /* large; one per run */
   options_t o;
-  xpoll_limits_t limits;
   xpoll_probe_options_t po;
-  xpoll_probe_result_t r;
-  raise_result_t rr;
-  host_t u;
-  const char *names[XPOLL_PROBE_MAX_BACKENDS];
+  const char *all[XPOLL_PROBE_MAX_BACKENDS];
   int nb, k, status, rc, progress;
 
   status = parse_args(argc, argv, &o);
   if (status >= 0) return status;
-  read_host(&u);
+  rep.o = &o;
+  read_host(&rep.host);
 
-  memset(&rr, 0, sizeof rr);
   if (o.raise) {
-    rr.ran = 1;
-    rr.rc = xpoll_raise_nofile(&rr.before, &rr.after);
+    rep.raise.ran = 1;
+    rep.raise.rc = xpoll_raise_nofile(&rep.raise.before, &rep.raise.after);
   }
-  memset(&limits, 0, sizeof limits);
-  limits.size = sizeof limits;
-  xpoll_read_limits(&limits);
+  rep.limits.size = sizeof rep.limits;
+  xpoll_read_limits(&rep.limits);
 
   memset(&po, 0, sizeof po);
   po.size = sizeof po;
@@ -572,31 +920,22 @@ int main(int argc, char **argv) {
   po.backend = o.backend;
   progress = stderr_is_terminal();
   if (progress) po.progress = on_progress;
-  memset(&r, 0, sizeof r);
-  r.size = sizeof r;
-  rc = po.steps ? xpoll_probe(&po, &r) : 0;
+  rep.probe.size = sizeof rep.probe;
+  rc = po.steps ? xpoll_probe(&po, &rep.probe) : 0;
   end_progress(progress && po.steps);
   if (rc != 0) {
     fprintf(stderr, "xpoll-probe: the probe failed: %s\n", xpoll_strerror(rc));
     return EXIT_CHECK_FAILED;
   }
 
-  nb = xpoll_backends(names, XPOLL_PROBE_MAX_BACKENDS);
+  nb = xpoll_backends(all, XPOLL_PROBE_MAX_BACKENDS);
   if (nb > XPOLL_PROBE_MAX_BACKENDS) nb = XPOLL_PROBE_MAX_BACKENDS;
+  for (k = 0; k < nb; k++)
+    if (!o.backend || !strcmp(o.backend, all[k])) rep.names[rep.nb++] = all[k];
+  build_report(&rep);
   if (o.json)
-    print_json(&u, &limits, &rr, &r, &o, nb, names);
+    print_json(&rep);
   else
-    print_table(&u, &limits, &rr, &r, &o, nb, names);
-
-  status = EXIT_OK;
-  for (k = 0; k < r.backend_count; k++)
-    if (!r.backends[k].passed) status = EXIT_CHECK_FAILED;
-  if (status == EXIT_OK && o.have_target) {
-    for (k = 0; k < nb; k++) {
-      blocker_t bl[MAX_BLOCKERS];
-      if (o.backend && strcmp(o.backend, names[k])) continue;
-      if (assess(u.sysname, &limits, names[k], o.target, bl) > 0) status = EXIT_TARGET_UNMET;
-    }
-  }
-  return status;
+    print_table(&rep);
+  return rep.exit_status;
 }
