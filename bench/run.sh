@@ -5,12 +5,16 @@
 # SVG plots into the output directory. See docs/benchmarks.md.
 #
 #   bash bench/run.sh [--quick] [--sizes 1000,10000] [--out DIR] [--publish]
-#                     [--layout auto|classic|bidir] [--repeat K] [--no-echo]
+#                     [--layout auto|classic|bidir] [--repeat K] [--no-echo] [--build DIR]
 #
 # --quick    N=200 and N=1000, 5 rounds, one run each, echo with 200
 #            connections: a smoke test that checks every count (CI).
-# --publish  copies the plots into docs/images/ and rewrites the results
-#            part of docs/benchmarks.md.
+# --repeat   runs of each ring configuration and of each echo server
+#            (default 3): the plots show their spread.
+# --publish  copies the plots into docs/images/, the runs' raw results into
+#            bench/results/ (from which bench/plot/report.py --data redraws
+#            them without running anything) and rewrites the results part of
+#            docs/benchmarks.md.
 #
 # Exit status: 0 when every run passed (a select refusing descriptors above
 # FD_SETSIZE is "unsupported", not a failure); 1 when a build, a count check,
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
     --out) [ $# -ge 2 ] || usage; out=$2; shift ;;
     --layout) [ $# -ge 2 ] || usage; layout=$2; shift ;;
     --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift ;;
+    --build) [ $# -ge 2 ] || usage; build=$2; shift ;;
     -h | --help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -56,10 +61,12 @@ else
   repeat=${repeat:-3}
 fi
 case $repeat in '' | *[!0-9]* | 0) usage ;; esac
+case $build in /*) ;; *) build=$PWD/$build ;; esac
 out=${out:-$build/results}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 mkdir -p "$out/logs"
-rm -f "$out"/ring-runs.txt "$out"/*.svg "$out"/*.dat "$out"/echo.tsv "$out"/logs/*
+rm -rf "$out"/ring-runs.txt "$out"/*.svg "$out"/*.dat "$out"/echo.tsv "$out"/echo-rep* "$out"/loadavg.txt \
+  "$out"/machine.txt "$out"/logs/*
 
 echo "== building $build (Release)"
 if ! cmake -S "$root" -B "$build" -DXPOLL_BUILD_BENCH=ON -DXPOLL_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release \
@@ -82,6 +89,8 @@ for p in raw xpoll libevent libev libuv; do
 done
 
 failed=0
+# The load on the machine when the runs begin goes into the report.
+cut -d' ' -f1-3 /proc/loadavg >"$out/loadavg.txt" 2>/dev/null
 # Rounds per run: enough for a stable median, fewer where a round is long.
 rounds_for() {
   if [ "$quick" = 1 ]; then echo "5 1"; elif [ "$1" -le 2000 ]; then echo "50 5"; else echo "20 3"; fi
@@ -123,13 +132,22 @@ done
 
 if [ "$echo_run" = 1 ]; then
   if [ -f "$root/bench/echo/run-echo.sh" ]; then
-    echo "== echo benchmark"
     echo_args=()
     [ "$quick" = 1 ] && echo_args+=(--quick)
-    if ! bash "$root/bench/echo/run-echo.sh" "$build" "$out" "${echo_args[@]}"; then
-      echo "FAIL: the echo benchmark failed" >&2
-      failed=1
-    fi
+    # One echo.tsv with the repetition in front of each row; the servers of
+    # one repetition run one after the other, as the ring's do.
+    for ((rep = 1; rep <= repeat; rep++)); do
+      echo "== echo benchmark, run $rep of $repeat"
+      if ! bash "$root/bench/echo/run-echo.sh" "$build" "$out/echo-rep$rep" "${echo_args[@]}"; then
+        echo "FAIL: the echo benchmark failed" >&2
+        failed=1
+      fi
+      [ -f "$out/echo-rep$rep/echo.tsv" ] || continue
+      if [ ! -f "$out/echo.tsv" ]; then
+        printf 'rep\t%s\n' "$(head -1 "$out/echo-rep$rep/echo.tsv")" >"$out/echo.tsv"
+      fi
+      tail -n +2 "$out/echo-rep$rep/echo.tsv" | sed "s/^/$rep\t/" >>"$out/echo.tsv"
+    done
   else
     echo "echo benchmark: bench/echo/run-echo.sh not found, skipped"
   fi

@@ -1,12 +1,16 @@
 """Turns the benchmark runs into tables, plots and the Markdown report (bench/run.sh calls it).
 
-    python3 bench/plot/report.py --out DIR [--build DIR] [--publish docs/benchmarks.md]
+    python3 bench/plot/report.py --out DIR [--data DIR] [--build DIR] [--publish docs/benchmarks.md]
 
-Reads DIR/ring-runs.txt (one key=value line per ring run, as the ring programs print them, with
-rep=K in front) and DIR/echo.tsv when present. Writes DIR/ring-summary.tsv, DIR/results.md and,
-with gnuplot, DIR/ring-n<N>.svg, DIR/echo-rt.svg and DIR/echo-rss.svg; prints the tables. Every
-figure is also shown as a ratio to raw epoll on the same run. With --publish, copies the SVGs into
-docs/images/ and rewrites the part of the page between its results markers with results.md.
+Reads ring-runs.txt (one key=value line per ring run, as the ring programs print them, with rep=K in
+front), echo.tsv (one row per echo server and run, the run in a rep column) and machine.txt when present,
+from --data (default: --out). Writes DIR/ring-summary.tsv, DIR/results.md, DIR/machine.txt and, with
+gnuplot, DIR/ring-n<N>.svg, DIR/echo-rt.svg and DIR/echo-rss.svg; prints the tables. Every figure is also
+shown as a ratio to raw epoll on the same run. With --publish, copies the SVGs into docs/images/ and the
+raw results into bench/results/, and rewrites the part of the page between its results markers with
+results.md. The published runs can so be drawn again without running anything:
+
+    python3 bench/plot/report.py --data bench/results --out /tmp/plots --publish docs/benchmarks.md
 """
 import argparse
 import os
@@ -18,7 +22,14 @@ import subprocess
 import sys
 
 BACKEND_ORDER = ["epoll", "poll", "select", "kqueue"]
-IMPL_ORDER = ["raw", "xpoll", "libevent", "libev", "libuv"]
+IMPL_ORDER = ["raw", "xpoll", "libevent", "libev", "libuv", "threads"]
+# The echo servers as (implementation, backend), so that every plot names and orders a configuration
+# the same way: libevent and libuv take epoll by default here, libev is asked for it.
+ECHO_SERVERS = {"raw-epoll": ("raw", "epoll"), "libevent": ("libevent", "epoll"), "libev": ("libev", "epoll"),
+                "libuv": ("libuv", "epoll"), "threads": ("threads", "blocking")}
+# One colour per implementation, the same in every plot (Okabe-Ito, readable by the colour-blind).
+IMPL_COLOUR = {"raw": "#000000", "xpoll": "#0072b2", "libevent": "#e69f00", "libev": "#009e73", "libuv": "#cc79a7",
+               "threads": "#d55e00"}
 TARGET_SIZES = (1000, 10000)
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -35,8 +46,15 @@ def read_ring(path):
     return runs
 
 
+def order_key(impl, backend):
+    """The one order of every table and plot: by backend, then by implementation."""
+    b = BACKEND_ORDER.index(backend) if backend in BACKEND_ORDER else len(BACKEND_ORDER)
+    i = IMPL_ORDER.index(impl) if impl in IMPL_ORDER else len(IMPL_ORDER)
+    return (b, i, impl, backend)
+
+
 def summarise(runs):
-    """One row per (n, impl, backend): the median over repetitions of each run's medians."""
+    """One row per (n, impl, backend): the median over repetitions of each run's medians, and their range."""
     groups = {}
     for r in runs:
         groups.setdefault((int(r["n"]), r["impl"], r["backend"]), []).append(r)
@@ -51,11 +69,12 @@ def summarise(runs):
                "rounds": rs[0].get("rounds"), "reads": rs[0].get("reads", "")}
         for k in ("setup_us", "dispatch_us", "total_us"):
             row[k] = statistics.median(float(r[k]) for r in ok) if ok else None
+        row["total_min_us"] = min(float(r["total_us"]) for r in ok) if ok else None
+        row["total_max_us"] = max(float(r["total_us"]) for r in ok) if ok else None
         cpu = [float(r["cpu_user_us"]) + float(r["cpu_sys_us"]) for r in ok if "cpu_user_us" in r]
         row["cpu_us"] = statistics.median(cpu) if cpu else None
         rows.append(row)
-    rows.sort(key=lambda r: (r["n"], BACKEND_ORDER.index(r["backend"]) if r["backend"] in BACKEND_ORDER else 99,
-                             IMPL_ORDER.index(r["impl"]) if r["impl"] in IMPL_ORDER else 99))
+    rows.sort(key=lambda r: (r["n"],) + order_key(r["impl"], r["backend"]))
     for r in rows:
         base = find(rows, r["n"], "raw", "epoll")
         for k in ("setup_us", "dispatch_us", "total_us", "cpu_us"):
@@ -85,7 +104,7 @@ def ring_table(rows, n):
     for r in rows:
         if r["n"] != n:
             continue
-        name = f"{r['impl']} {r['backend']}"
+        name = label(r["impl"], r["backend"])
         if r["status"] != "ok":
             out.append(f"| {name} | {r['status']} | | | | | | | |")
             continue
@@ -104,6 +123,37 @@ def read_echo(path):
     return [dict(zip(head, l)) for l in lines[1:]]
 
 
+def echo_config(server):
+    """(implementation, backend) of an echo server's name: xpoll-epoll, raw-epoll, libev, threads."""
+    if server in ECHO_SERVERS:
+        return ECHO_SERVERS[server]
+    impl, _, backend = server.partition("-")
+    return impl, backend or "?"
+
+
+def summarise_echo(runs):
+    """One row per server: the median of each figure over its runs, the range of round trips/s and of
+    RSS per connection, and the number of runs that passed; in the one order of every plot."""
+    groups = {}
+    for r in runs:
+        groups.setdefault(r["server"], []).append(r)
+    rows = []
+    for server, rs in groups.items():
+        ok = [r for r in rs if num(r.get("rt_per_s")) is not None]
+        impl, backend = echo_config(server)
+        row = {"server": server, "impl": impl, "backend": backend, "runs": len(rs), "reps": len(ok),
+               "conns": rs[0].get("conns")}
+        for k in ("rt_per_s", "p50_us", "p99_us", "cpu_us_per_rt", "peak_rss_kib", "rss_per_conn_kib"):
+            v = [num(r.get(k)) for r in ok if num(r.get(k)) is not None]
+            row[k] = statistics.median(v) if v else None
+            if k in ("rt_per_s", "rss_per_conn_kib"):
+                row[k + "_min"] = min(v) if v else None
+                row[k + "_max"] = max(v) if v else None
+        rows.append(row)
+    rows.sort(key=lambda r: order_key(r["impl"], r["backend"]))
+    return rows
+
+
 def num(v):
     try:
         return float(v)
@@ -111,23 +161,30 @@ def num(v):
         return None
 
 
+def label(impl, backend):
+    """A configuration's name in tables and plots: the implementation, then its backend."""
+    return "thread per connection" if impl == "threads" else f"{impl} {backend}"
+
+
 def echo_table(rows):
     base = next((r for r in rows if r["server"] == "raw-epoll"), None)
 
     def rel(r, k):
-        a, b = num(r.get(k)), num(base.get(k)) if base else None
+        a, b = r.get(k), base.get(k) if base else None
         return ratio(a / b) if a is not None and b else "-"
 
     out = ["| server | round trips/s | p50 µs | p99 µs | CPU µs per round trip | peak RSS KiB | RSS KiB per conn | "
            "rt/s ÷ raw epoll | CPU per rt ÷ raw epoll | RSS per conn ÷ raw epoll |",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        if num(r.get("rt_per_s")) is None:
-            out.append(f"| {r['server']} | FAIL | | | | | | | | |")
+        name = label(r["impl"], r["backend"])
+        if r["rt_per_s"] is None:
+            out.append(f"| {name} | FAIL | | | | | | | | |")
             continue
-        out.append(f"| {r['server']} | {num(r['rt_per_s']):,.0f} | {r['p50_us']} | {r['p99_us']} | "
-                   f"{r['cpu_us_per_rt']} | {r['peak_rss_kib']} | {r['rss_per_conn_kib']} | {rel(r, 'rt_per_s')} | "
-                   f"{rel(r, 'cpu_us_per_rt')} | {rel(r, 'rss_per_conn_kib')} |")
+        fail = f" ({r['runs'] - r['reps']} of {r['runs']} runs failed)" if r["reps"] < r["runs"] else ""
+        out.append(f"| {name}{fail} | {r['rt_per_s']:,.0f} | {r['p50_us']:,.0f} | {r['p99_us']:,.0f} | "
+                   f"{r['cpu_us_per_rt']:.2f} | {r['peak_rss_kib']:,.0f} | {r['rss_per_conn_kib']:.2f} | "
+                   f"{rel(r, 'rt_per_s')} | {rel(r, 'cpu_us_per_rt')} | {rel(r, 'rss_per_conn_kib')} |")
     return out
 
 
@@ -182,7 +239,14 @@ def sh(cmd):
         return ""
 
 
-def machine(build):
+def machine(build, data):
+    """The machine the runs were made on: from the stored machine.txt of the runs when there is one (a report
+    drawn again later describes the machine of the runs, not its own), else from this machine, with the load
+    average that bench/run.sh noted when the runs began."""
+    stored = os.path.join(data, "machine.txt")
+    if os.path.exists(stored):
+        with open(stored) as f:
+            return [l.strip() for l in f if l.strip()]
     cpu = "?"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -207,10 +271,20 @@ def machine(build):
             t = f.read()
             ma, mi = re.search(r"EV_VERSION_MAJOR (\d+)", t), re.search(r"EV_VERSION_MINOR (\d+)", t)
             libev = f"{ma.group(1)}.{mi.group(1)}" if ma and mi else "?"
-    return [f"CPU: {cpu}, {os.cpu_count()} logical CPUs", f"OS: {osname}, kernel {platform.release()}",
-            f"compiler: {compiler[0] if compiler else '?'}, CMake Release (-O3)",
-            f"libevent {sh(['pkg-config', '--modversion', 'libevent']) or '?'}, libev {libev}, "
-            f"libuv {sh(['pkg-config', '--modversion', 'libuv']) or '?'}"]
+    lines = [f"CPU: {cpu}, {os.cpu_count()} logical CPUs", f"OS: {osname}, kernel {platform.release()}",
+             f"compiler: {compiler[0] if compiler else '?'}, CMake Release (-O3)",
+             f"libevent {sh(['pkg-config', '--modversion', 'libevent']) or '?'}, libev {libev}, "
+             f"libuv {sh(['pkg-config', '--modversion', 'libuv']) or '?'}"]
+    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    commit = sh(["git", "-C", src, "rev-parse", "--short", "HEAD"])
+    if commit:
+        dirty = sh(["git", "-C", src, "status", "--porcelain", "--", "src", "include"])
+        lines.append(f"xpoll: commit {commit}{' with local changes to src/ or include/' if dirty else ''}")
+    load = os.path.join(data, "loadavg.txt")
+    if os.path.exists(load):
+        with open(load) as f:
+            lines.append(f"load average when the runs began: {' '.join(f.read().split()[:3])}")
+    return lines
 
 
 def gnuplot(script, cwd):
@@ -222,78 +296,216 @@ def gnuplot(script, cwd):
     return p.returncode == 0
 
 
-SVG_HEAD = """set terminal svg size 960,440 dynamic font 'sans,11' background rgb 'white'
+SVG_HEAD = """set terminal svg size 1000,480 dynamic font 'sans,11' background rgb 'white'
 set termoption noenhanced
-set style fill solid 0.85 border -1
+set style fill solid 0.9 border lc rgb '#333333'
 set boxwidth 0.7
-set grid ytics
-set key above horizontal
-set xtics nomirror
-set bmargin 4
+set grid ytics lc rgb '#dddddd'
+set xtics nomirror scale 0
+set ytics nomirror
+set border 3
+set bmargin 5
 """
 
 
+def gp_str(s):
+    """A gnuplot double-quoted string (where \\n is a line break)."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def tick_label(impl, backend):
+    return "thread per\nconnection" if impl == "threads" else f"{impl}\n{backend}"
+
+
+def slots(configs):
+    """The x position of each configuration: one per slot, with a gap between backends."""
+    xs, x, last = [], 0.0, None
+    for impl, backend in configs:
+        if last is not None:
+            x += 1.0 if backend == last else 1.5
+        xs.append(x)
+        last = backend
+    return xs
+
+
+def xtics(configs):
+    xs = slots(configs)
+    return ("set xtics (" + ", ".join(f"{gp_str(tick_label(i, b))} {x}" for x, (i, b) in zip(xs, configs)) + ")\n"
+            f"set xrange [{xs[0] - 0.6}:{xs[-1] + 0.6}]\n")
+
+
+def plural(n, what):
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def colour(impl):
+    return int(IMPL_COLOUR.get(impl, "#777777")[1:], 16)
+
+
+def short(v):
+    return f"{v:,.0f}" if v >= 100 else (f"{v:.1f}" if v >= 10 else f"{v:.2f}")
+
+
+def not_run(k, text, top="graph 1"):
+    """Marks slot k of a bar chart as a configuration that could not run, with the reason."""
+    return (f"set object rect from first {k - 0.4}, graph 0 to first {k + 0.4}, {top} fc rgb '#eeeeee' "
+            f"fs solid 1.0 noborder behind\n"
+            f"set label {gp_str(text)} at first {k}, graph 0.03 rotate by 90 left font 'sans,10' "
+            f"textcolor rgb '#444444'\n")
+
+
+def why_not(r):
+    if r["status"] == "unsupported" and r["backend"] == "select":
+        return "unsupported: fd ≥ FD_SETSIZE"
+    return "failed" if r["status"] == "FAIL" else r["status"]
+
+
+def layout_title(r0, n):
+    pairs = int(r0["descriptors"]) // 2 if str(r0["descriptors"]).isdigit() else "?"
+    if r0["layout"] == "bidir":
+        return (f"Pipe ring, N = {n:,}: BIDIRECTIONAL layout, both ends of {pairs:,} socket pairs watched "
+                f"({int(r0['descriptors']):,} descriptors, the highest {r0['maxfd']:,})")
+    if r0["layout"] == "classic":
+        return (f"Pipe ring, N = {n:,}: CLASSIC layout, one socket pair per slot "
+                f"({int(r0['descriptors']):,} descriptors, the highest {r0['maxfd']:,})")
+    return f"Pipe ring, N = {n:,}: {r0['layout']} layout"
+
+
 def plot_ring(rows, n, out):
-    ok = [r for r in rows if r["n"] == n and r["status"] == "ok"]
+    """Bars in milliseconds per round: the median total, its hatched lower part the median setup, a
+    whisker from the lowest to the highest run; a configuration that could not run keeps its slot."""
+    here = [r for r in rows if r["n"] == n]
+    ok = [r for r in here if r["status"] == "ok"]
     if not ok:
         return None
-    with open(os.path.join(out, f"ring-n{n}.dat"), "w") as f:
-        f.write("# implementation backend setup_us dispatch_us\n")
-        for r in ok:
-            f.write(f"{r['impl']} {r['backend']} {r['setup_us']:.1f} {r['dispatch_us']:.1f}\n")
     r0 = ok[0]
+    reps = max(r["reps"] for r in ok)
+    data = ["# slot total_ms setup_ms lowest_ms highest_ms colour"]
+    marks = ""
+    top = max(r["total_max_us"] for r in ok) / 1000
+    for k, r in zip(slots([(r["impl"], r["backend"]) for r in here]), here):
+        if r["status"] != "ok":
+            marks += not_run(k, why_not(r))
+            continue
+        data.append(f"{k} {r['total_us'] / 1000:.4f} {r['setup_us'] / 1000:.4f} {r['total_min_us'] / 1000:.4f} "
+                    f"{r['total_max_us'] / 1000:.4f} {colour(r['impl'])}")
+        marks += (f"set label {gp_str(short(r['total_us'] / 1000))} at first {k}, first "
+                  f"{r['total_max_us'] / 1000 + top * 0.015} center offset 0,0.6 font 'sans,9'\n")
     svg = f"ring-n{n}.svg"
+    spread = (f"median time per round of {reps} runs, whisker from the lowest run to the highest" if reps > 1
+              else "median time per round of one run")
+    subtitle = f"A = {r0['active']} active slots, W = {int(r0['writes']):,} writes: {spread}"
     script = SVG_HEAD + f"""set output '{svg}'
-set title 'Pipe ring, N = {n}, A = {r0['active']}, W = {r0['writes']}, {r0['layout']} layout: median time per round'
-set ylabel 'microseconds per round'
-set yrange [0:*]
-set style data histograms
-set style histogram rowstacked
-plot 'ring-n{n}.dat' using 3:xtic(sprintf("%s\\n%s", strcol(1), strcol(2))) title 'setup (renewal)' lc rgb '#e69f00', \\
-     '' using 4 title 'dispatch' lc rgb '#0072b2'
+set title {gp_str(layout_title(r0, n) + chr(10) + subtitle)} font 'sans,14'
+set ylabel 'milliseconds per round'
+set yrange [0:{top * 1.1:.4f}]
+set key top left Left reverse samplen 2 box opaque
+{xtics([(r["impl"], r["backend"]) for r in here])}{marks}$d << EOD
+{chr(10).join(data)}
+EOD
+plot $d using 1:2:6 with boxes lc rgb variable fs solid 0.9 notitle, \\
+     $d using 1:3 with boxes lc rgb 'white' fs solid 1.0 notitle, \\
+     $d using 1:3:6 with boxes lc rgb variable fs pattern 4 notitle, \\
+     $d using 1:2:4:5 with yerrorbars lc rgb 'black' pt 7 ps 0.4 {"title 'lowest to highest run'" if reps > 1 else "notitle"}, \\
+     NaN with boxes lc rgb '#777777' fs solid 0.9 title 'dispatch (solid)', \\
+     NaN with boxes lc rgb '#777777' fs pattern 4 title 'setup: every registration renewed (hatched)'
 """
     return svg if gnuplot(script, out) else None
 
 
+def echo_bars(rows, key, scale, fmt_scale):
+    """The datablock and the value labels of one echo panel: the median of the runs, whiskers for their range."""
+    data = ["# slot median lowest highest colour"]
+    labels = ""
+    top = max((r[key + "_max"] for r in rows if r[key] is not None), default=1) / scale
+    for k, r in zip(slots([(r["impl"], r["backend"]) for r in rows]), rows):
+        if r[key] is None:
+            labels += not_run(k, "failed")
+            continue
+        data.append(f"{k} {r[key] / scale:.4f} {r[key + '_min'] / scale:.4f} {r[key + '_max'] / scale:.4f} "
+                    f"{colour(r['impl'])}")
+        labels += (f"set label {gp_str(fmt_scale(r[key] / scale))} at first {k}, first "
+                   f"{r[key + '_max'] / scale + top * 0.015} center offset 0,0.6 font 'sans,9'\n")
+    return "\n".join(data), labels, top
+
+
 def plot_echo(rows, out):
-    ok = [r for r in rows if num(r.get("rt_per_s")) is not None]
+    ok = [r for r in rows if r["rt_per_s"] is not None]
     if not ok:
         return []
-    with open(os.path.join(out, "echo.dat"), "w") as f:
-        f.write("# server (split at its first dash) rt_per_s rss_per_conn_kib\n")
-        for r in ok:
-            impl, _, backend = r["server"].partition("-")
-            f.write(f"{impl} {backend or '.'} {r['rt_per_s']} {r['rss_per_conn_kib']}\n")
-    c = ok[0]["conns"]
+    c = int(ok[0]["conns"])
+    reps = max(r["reps"] for r in ok)
+    spread = f"median of {reps} runs, whisker from the lowest run to the highest" if reps > 1 else "one run"
     made = []
-    for svg, col, title, ylabel in (("echo-rt.svg", 3, f"Echo, {c} connections: round trips per second", "round trips/s"),
-                                    ("echo-rss.svg", 4, f"Echo, {c} connections: server RSS per connection", "KiB")):
-        script = SVG_HEAD + f"""set output '{svg}'
-set title '{title}'
-set ylabel '{ylabel}'
-set yrange [0:*]
-set style data boxes
-set boxwidth 0.6
-set xrange [-0.6:*]
-set key off
-plot 'echo.dat' using 0:{col}:xtic(strcol(2) eq "." ? strcol(1) : sprintf("%s\\n%s", strcol(1), strcol(2))) lc rgb '#0072b2'
-"""
-        if gnuplot(script, out):
-            made.append(svg)
+    bars = ("plot $d using 1:2:5 with boxes lc rgb variable notitle, "
+            "$d using 1:2:3:4 with yerrorbars lc rgb 'black' pt 7 ps 0.4 notitle\n")
+
+    data, labels, top = echo_bars(rows, "rt_per_s", 1000, lambda v: f"{v:.1f}")
+    script = SVG_HEAD + f"""set output 'echo-rt.svg'
+set title {gp_str(f"Echo server, {c:,} connections: round trips per second" + chr(10) + spread)} font 'sans,14'
+set ylabel 'thousand round trips per second'
+set yrange [0:{top * 1.1:.4f}]
+{xtics([(r["impl"], r["backend"]) for r in rows])}{labels}$d << EOD
+{data}
+EOD
+""" + bars
+    if gnuplot(script, out):
+        made.append("echo-rt.svg")
+
+    # A thread per connection needs two orders of magnitude more memory than any poller: it gets a panel
+    # of its own, so that the libraries' bars stay readable.
+    libs = [r for r in rows if r["impl"] != "threads"]
+    threads = [r for r in rows if r["impl"] == "threads"]
+    data, labels, top = echo_bars(libs, "rss_per_conn_kib", 1, lambda v: f"{v:.2f}")
+    width = 0.8 if threads else 1.0
+    script = SVG_HEAD + f"""set output 'echo-rss.svg'
+set multiplot title {gp_str(f"Echo server, {c:,} connections: server memory (RSS) per connection" + chr(10) + spread)} font 'sans,14'
+set origin 0,0
+set size {width},0.9
+set title 'raw epoll, xpoll and the event libraries' font 'sans,11'
+set ylabel 'KiB per connection'
+set yrange [0:{top * 1.15:.4f}]
+{xtics([(r["impl"], r["backend"]) for r in libs])}{labels}$d << EOD
+{data}
+EOD
+""" + bars
+    if threads:
+        data, labels, top = echo_bars(threads, "rss_per_conn_kib", 1, lambda v: f"{v:.1f}")
+        script += f"""unset label
+unset object
+set origin {width},0
+set size {1 - width},0.9
+set title 'own scale' font 'sans,11'
+set ylabel 'KiB per connection'
+set yrange [0:{top * 1.15:.4f}]
+{xtics([(r["impl"], r["backend"]) for r in threads])}set xrange [-0.8:0.8]
+{labels}undefine $d
+$d << EOD
+{data}
+EOD
+""" + bars
+    script += "unset multiplot\n"
+    if gnuplot(script, out):
+        made.append("echo-rss.svg")
     return made
 
 
-def build_report(rows, echo, out, build):
+def build_report(rows, echo, out, build, data):
     md = ["## Results", "", "Measured on:", ""]
-    md += [f"- {m}" for m in machine(build)]
-    md.append("")
+    where = machine(build, data)
+    with open(os.path.join(out, "machine.txt"), "w") as f:
+        f.write("\n".join(where) + "\n")
+    md += [f"- {m}" for m in where]
+    md += ["", "In the plots, a bar is the median of the runs and its whisker goes from the lowest run to the "
+           "highest; a grey slot is a configuration that cannot run, with the reason. Every plot names and orders "
+           "the configurations the same way: by backend, then raw system calls, xpoll, libevent, libev, libuv.", ""]
     sizes = sorted({r["n"] for r in rows})
     for n in sizes:
         here = [r for r in rows if r["n"] == n]
         r0 = next((r for r in here if r["status"] == "ok"), here[0])
         md += [f"### Pipe ring, N = {n:,}", "",
                f"A = {r0['active']} active, W = {r0['writes']} writes, {r0['reads']} reads per round, "
-               f"{r0['rounds']} timed rounds per run, median of {max(r['reps'] for r in rows if r['n'] == n)} runs. "
+               f"{r0['rounds']} timed rounds per run, median of {plural(max(r['reps'] for r in rows if r['n'] == n), 'run')}. "
                f"Layout: {r0['layout']} ({r0['descriptors']} descriptors, the highest {r0['maxfd']}). "
                "Setup, dispatch and total are wall-clock medians per round; CPU is the process's user and "
                "system time per round (its mean over the timed rounds), which other load on the machine "
@@ -302,9 +514,13 @@ def build_report(rows, echo, out, build):
         md.append("")
         svg = plot_ring(rows, n, out)
         if svg:
-            md += [f"![Pipe ring, N = {n:,}: median setup and dispatch time per round]({svg})", ""]
+            md += [f"![Pipe ring, N = {n:,}, {r0['layout']} layout: median time per round, setup hatched]({svg})",
+                   ""]
     if echo:
-        md += ["### Echo", ""]
+        reps = max(r["reps"] for r in echo)
+        md += ["### Echo", "", f"{int(echo[0]['conns']):,} connections; every figure is the median of "
+               f"{plural(reps, 'run')} of each server (the latencies are the client's p50 and p99 of each "
+               "run).", ""]
         md += echo_table(echo)
         md.append("")
         for svg in plot_echo(echo, out):
@@ -320,13 +536,20 @@ def build_report(rows, echo, out, build):
     return md
 
 
-def publish(md, out, page):
+def publish(md, out, data, page):
     root = os.path.dirname(os.path.abspath(page))
     images = os.path.join(root, "images")
     os.makedirs(images, exist_ok=True)
     for name in os.listdir(out):
         if name.endswith(".svg"):
             shutil.copy(os.path.join(out, name), os.path.join(images, name))
+    # The raw results beside the code that draws them, so that the plots can be drawn again without a run.
+    stored = os.path.join(os.path.dirname(root), "bench", "results")
+    os.makedirs(stored, exist_ok=True)
+    for name, src in (("ring-runs.txt", data), ("echo.tsv", data), ("machine.txt", out)):
+        path = os.path.join(src, name)
+        if os.path.exists(path) and os.path.abspath(path) != os.path.abspath(os.path.join(stored, name)):
+            shutil.copy(path, os.path.join(stored, name))
     with open(page) as f:
         text = f.read()
     if BEGIN not in text or END not in text:
@@ -335,30 +558,33 @@ def publish(md, out, page):
     _, tail = rest.split(END, 1)
     with open(page, "w") as f:
         f.write(head + BEGIN + "\n" + "\n".join(md).rstrip() + "\n" + END + tail)
-    print(f"published into {page} and {images}/")
+    print(f"published into {page}, {images}/ and {stored}/")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
+    ap.add_argument("--data", default="", help="where the runs are (ring-runs.txt, echo.tsv); default --out")
     ap.add_argument("--build", default="")
     ap.add_argument("--publish", default="")
     a = ap.parse_args()
-    rows = summarise(read_ring(os.path.join(a.out, "ring-runs.txt")))
-    echo = read_echo(os.path.join(a.out, "echo.tsv"))
+    data = a.data or a.out
+    os.makedirs(a.out, exist_ok=True)
+    rows = summarise(read_ring(os.path.join(data, "ring-runs.txt")))
+    echo = summarise_echo(read_echo(os.path.join(data, "echo.tsv")))
     with open(os.path.join(a.out, "ring-summary.tsv"), "w") as f:
         keys = ["n", "impl", "backend", "status", "layout", "descriptors", "maxfd", "setup_us", "dispatch_us",
-                "total_us", "cpu_us", "setup_ratio", "dispatch_ratio", "total_ratio", "cpu_ratio"]
+                "total_us", "total_min_us", "total_max_us", "cpu_us", "setup_ratio", "dispatch_ratio", "total_ratio", "cpu_ratio"]
         f.write("\t".join(keys) + "\n")
         for r in rows:
             f.write("\t".join("NA" if r[k] is None else (f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]))
                               for k in keys) + "\n")
-    md = build_report(rows, echo, a.out, a.build)
+    md = build_report(rows, echo, a.out, a.build, data)
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write("# Benchmark results\n\n" + "\n".join(md) + "\n")
     print("\n".join(md))
     if a.publish:
-        publish(md, a.out, a.publish)
+        publish(md, a.out, data, a.publish)
 
 
 if __name__ == "__main__":
