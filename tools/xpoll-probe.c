@@ -185,7 +185,7 @@ static void end_progress(int shown) {
    render it. */
 
 /* Fewer descriptors or connections than this give no memory figure. The
-   library applies the same minimum (kMinMemorySample in src/probe_common.hpp)
+   library applies the same minimum (kMinMemorySample in src/probe/probe.hpp)
    and reports XPOLL_LIMIT_UNKNOWN below it; this copy only words the table. */
 #define MEMORY_MIN_SAMPLE 1000
 /* What a server needs beside its connections: the listener, the poller, stdio

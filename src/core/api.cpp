@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <new>
 
-#include "poller.hpp"
-#include "registry.hpp"
+#include "core/poller.hpp"
+#include "core/registry.hpp"
 #include "xpoll/xpoll.h"
 
 struct xpoll_poller {

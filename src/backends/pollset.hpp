@@ -6,8 +6,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "../backend.hpp"
-#include "../platform.hpp"
+#include "core/backend.hpp"
+#include "platform/platform.hpp"
 
 namespace xpoll::detail {
 

@@ -22,9 +22,9 @@
 
 #include <vector>
 
-#include "../backend.hpp"
-#include "../platform.hpp"
-#include "../registry.hpp"
+#include "core/backend.hpp"
+#include "platform/platform.hpp"
+#include "core/registry.hpp"
 
 namespace xpoll::detail {
 

@@ -3,7 +3,7 @@
 // platform_win32.cpp.
 #include <errno.h>
 
-#include "platform.hpp"
+#include "platform/platform.hpp"
 
 namespace xpoll::detail {
 

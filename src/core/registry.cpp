@@ -1,4 +1,4 @@
-#include "registry.hpp"
+#include "core/registry.hpp"
 
 #include <cstring>
 

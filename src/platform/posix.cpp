@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <mutex>
 
-#include "platform.hpp"
+#include "platform/platform.hpp"
 
 #if defined(__linux__)
 #include <sys/eventfd.h>

@@ -22,9 +22,9 @@
 #include <new>
 #include <vector>
 
-#include "platform.hpp"
-#include "probe_common.hpp"
-#include "registry.hpp"
+#include "platform/platform.hpp"
+#include "probe/probe.hpp"
+#include "core/registry.hpp"
 
 namespace xpoll::detail {
 

@@ -32,9 +32,9 @@
 #include <atomic>
 #include <vector>
 
-#include "../backend.hpp"
-#include "../platform.hpp"
-#include "../registry.hpp"
+#include "core/backend.hpp"
+#include "platform/platform.hpp"
+#include "core/registry.hpp"
 
 namespace xpoll::detail {
 

@@ -7,7 +7,7 @@
 #include <sys/sysctl.h>
 #include <unistd.h>
 
-#include "limits.hpp"
+#include "probe/limits.hpp"
 
 namespace xpoll::detail {
 

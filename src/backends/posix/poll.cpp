@@ -19,10 +19,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "../backend.hpp"
-#include "../platform.hpp"
-#include "../registry.hpp"
-#include "poll_results.hpp"
+#include "core/backend.hpp"
+#include "platform/platform.hpp"
+#include "core/registry.hpp"
+#include "backends/pollset.hpp"
 
 namespace xpoll::detail {
 

@@ -12,8 +12,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "backend.hpp"
-#include "platform.hpp"
+#include "core/backend.hpp"
+#include "platform/platform.hpp"
 
 namespace xpoll::detail {
 

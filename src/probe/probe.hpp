@@ -14,7 +14,7 @@
 #include <new>
 #include <vector>
 
-#include "registry.hpp"
+#include "core/registry.hpp"
 #include "xpoll/xpoll.h"
 
 namespace xpoll::detail {

@@ -26,10 +26,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "../backend.hpp"
-#include "../platform.hpp"
-#include "../registry.hpp"
-#include "iocp_afd.hpp"
+#include "core/backend.hpp"
+#include "platform/platform.hpp"
+#include "core/registry.hpp"
+#include "backends/windows/iocp/afd.hpp"
 
 namespace xpoll::detail {
 

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "backend.hpp"
+#include "core/backend.hpp"
 
 namespace xpoll::detail {
 

@@ -19,10 +19,10 @@
 #include <new>
 #include <vector>
 
-#include "limits.hpp"
-#include "platform.hpp"
-#include "probe_common.hpp"
-#include "registry.hpp"
+#include "probe/limits.hpp"
+#include "platform/platform.hpp"
+#include "probe/probe.hpp"
+#include "core/registry.hpp"
 
 namespace xpoll::detail {
 

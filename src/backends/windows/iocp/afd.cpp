@@ -1,11 +1,11 @@
 // The AFD driver layer of the IOCP backend; see iocp_afd.hpp.
-#include "iocp_afd.hpp"
+#include "backends/windows/iocp/afd.hpp"
 
 #include <mswsock.h>
 
 #include <mutex>
 
-#include "../platform.hpp"
+#include "platform/platform.hpp"
 
 namespace xpoll::detail::afd {
 

@@ -1,4 +1,4 @@
-#include "poller.hpp"
+#include "core/poller.hpp"
 
 #include <chrono>
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string_view>
 
-#include "limits.hpp"
+#include "probe/limits.hpp"
 
 namespace xpoll::detail {
 

@@ -5,7 +5,7 @@
 // (winsock2.h first: kept apart so that formatting does not sort them)
 #include <windows.h>
 
-#include "platform.hpp"
+#include "platform/platform.hpp"
 
 namespace xpoll::detail {
 

@@ -30,9 +30,9 @@
 #include <climits>
 #include <vector>
 
-#include "../backend.hpp"
-#include "../platform.hpp"
-#include "../registry.hpp"
+#include "core/backend.hpp"
+#include "platform/platform.hpp"
+#include "core/registry.hpp"
 
 namespace xpoll::detail {
 
