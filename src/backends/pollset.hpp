@@ -35,7 +35,7 @@ void read_poll_results(const std::vector<PollFd>& work, size_t& cursor, WakeChan
       if (!descriptor_open(fd)) sink.dead(fd);
       continue;
     }
-    if (sink.emit(fd, translate(work[i]), kNoTag) == EventSink::kFull) {
+    if (sink.emit(fd, translate(work[i]), kNoGeneration) == EventSink::kFull) {
       cursor = 1 + (i % n);
       return;
     }

@@ -8,7 +8,8 @@
 
 struct xpoll_poller {
   xpoll::detail::Poller poller;
-  explicit xpoll_poller(std::unique_ptr<xpoll::detail::Backend> b) noexcept : poller(std::move(b)) {}
+  xpoll_poller(std::unique_ptr<xpoll::detail::Backend> b, const xpoll::detail::BackendInfo& info) noexcept
+      : poller(std::move(b), info) {}
 };
 
 namespace {
@@ -88,7 +89,7 @@ XPOLL_API int xpoll_create(xpoll_t** out, const char* backend, uint32_t flags) {
     std::unique_ptr<xpoll::detail::Backend> b;
     int rc = info->make(b);
     if (rc != 0) return rc;
-    *out = new xpoll_poller(std::move(b));
+    *out = new xpoll_poller(std::move(b), *info);
     return 0;
   });
 }

@@ -3,7 +3,8 @@
 //
 // The core (poller.cpp) owns the registration table, validation, oneshot
 // bookkeeping, wake-up and fairness. A backend only makes system calls: it
-// applies one registration change at a time and waits.
+// applies one registration change at a time and waits. Its name and
+// capabilities are stated once, in its BackendInfo (registry.hpp).
 #ifndef XPOLL_SRC_BACKEND_HPP
 #define XPOLL_SRC_BACKEND_HPP
 
@@ -14,12 +15,20 @@
 
 namespace xpoll::detail {
 
-// Kernel state of one registration, as the core asks for it and as the
-// backend last applied it: 0 when the backend holds nothing, otherwise kOn
-// with the interest and mode bits, plus kPaused while a oneshot registration
-// waits to be re-armed (the backend then watches nothing for it).
-constexpr uint32_t kOn = 1u << 31;
-constexpr uint32_t kPaused = 1u << 30;
+// The kernel side of one registration, as the core asks for it and as the
+// backend last applied it.
+struct KernelState {
+  bool on = false;        // the backend holds a registration
+  bool paused = false;    // a reported oneshot registration not yet re-armed: nothing is watched
+  uint32_t interest = 0;  // XPOLL_IN, XPOLL_OUT, XPOLL_RDHUP and the mode bits
+
+  // The interest in force: none while off or paused.
+  uint32_t watched() const noexcept { return on && !paused ? interest : 0; }
+  bool operator==(const KernelState& o) const noexcept {
+    return on == o.on && paused == o.paused && interest == o.interest;
+  }
+  bool operator!=(const KernelState& o) const noexcept { return !(*this == o); }
+};
 
 // Internal capability bits, kept above the public XPOLL_CAP_* bits.
 // kCapNativeOneshot: the kernel disarms a oneshot registration by itself when
@@ -30,21 +39,23 @@ constexpr uint32_t kCapNativeOneshot = 1u << 16;
 constexpr uint32_t kCapKernelState = 1u << 17;
 constexpr uint32_t kPublicCapMask = 0xffffu;
 
-// A tag that skips the generation check (backends that report by number).
-constexpr uint64_t kNoTag = ~uint64_t{0};
+// A registration's generation names it in the events a backend reports, so
+// that the core can tell an event of a registration since removed or replaced.
+// kNoGeneration skips that check (backends that report by number).
+constexpr uint64_t kNoGeneration = ~uint64_t{0};
 
 // What Backend::apply() returns besides 0 (the kernel now holds the
-// registration under the tag given) and a negative XPOLL_E* code.
-// kKeptTag: asked to verify, the backend found the same open file still
-// registered, under the tag it had before. kMayLinger: applied under the new
-// tag, but a registration of an earlier file with this number may linger in
+// registration under the generation given) and a negative XPOLL_E* code.
+// kKeptGeneration: asked to verify, the backend found the same open file still
+// registered, under the generation it had before. kMayLinger: applied under the new
+// generation, but a registration of an earlier file with this number may linger in
 // the kernel where no call can reach it (epoll: a verify found a new file
 // while the old one may still be open elsewhere).
 // kRebuild: nothing was applied, because the change cannot be made safely in
 // place (libkqueue frees a knote on EV_DELETE while its epoll set may still
 // report it, when the descriptor was closed or replaced): the core starts the
 // kernel set afresh from its table before the next wait, which applies it.
-constexpr int kKeptTag = 1;
+constexpr int kKeptGeneration = 1;
 constexpr int kMayLinger = 2;
 constexpr int kRebuild = 3;
 
@@ -65,11 +76,11 @@ class EventSink {
 
   explicit EventSink(Poller& poller) : poller_(poller) {}
 
-  // Reports readiness of fd (XPOLL_IN/OUT/ERR/HUP/RDHUP bits). tag is what
-  // the backend was given for this registration in apply(), or kNoTag.
+  // Reports readiness of fd (XPOLL_IN/OUT/ERR/HUP/RDHUP bits). generation is
+  // what the backend was given for this registration in apply(), or kNoGeneration.
   // kFull means the caller's array is full: the backend should stop and
   // remember where, so that the next wait starts there.
-  Result emit(xpoll_fd_t fd, uint32_t events, uint64_t tag);
+  Result emit(xpoll_fd_t fd, uint32_t events, uint64_t generation);
   // The descriptor was found closed (POLLNVAL, EBADF): stop watching it.
   void dead(xpoll_fd_t fd);
   // The wake channel fired and the backend has drained it.
@@ -95,19 +106,17 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  virtual const char* name() const noexcept = 0;
-  // Public XPOLL_CAP_* bits and internal kCap* bits.
-  virtual uint32_t caps() const noexcept = 0;
-
   // Checks at add time what apply() will not check synchronously (that the
   // descriptor is open, that its number fits). Backends with kernel state
   // check through apply() itself and need not override this.
   virtual int admit(xpoll_fd_t /*fd*/) noexcept { return 0; }
 
-  // Moves one registration from kernel state `have` to `want` (see kOn), as
-  // `how` (ApplyHow bits) says. Returns 0, kKeptTag, kMayLinger or an XPOLL_E*
-  // code; on failure the kernel state is unchanged.
-  virtual int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, unsigned how) noexcept = 0;
+  // Moves one registration from kernel state `have` to `want`, as `how`
+  // (ApplyHow bits) says, under `generation`. Returns 0, kKeptGeneration,
+  // kMayLinger, kRebuild or an XPOLL_E* code; on failure the kernel state is
+  // unchanged.
+  virtual int apply(xpoll_fd_t fd, const KernelState& have, const KernelState& want, uint32_t generation,
+                    unsigned how) noexcept = 0;
 
   // Brackets the `count` changes the core applies before a wait. Between the
   // two a backend may queue what apply() is asked and submit it all at once

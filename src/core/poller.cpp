@@ -15,18 +15,6 @@ constexpr uint32_t kAlwaysBits = XPOLL_ERR | XPOLL_HUP;
 // change made by another thread) do not count: each one is real progress.
 constexpr int kMaxStaleRounds = 100;
 
-// The most lingering registrations recorded one by one. Most belong to files
-// long closed, which the kernel has dropped; past this many the record is
-// dropped and any stale event rebuilds the set (which starts it afresh), so
-// memory stays bounded and a rebuild comes at most once per this many.
-constexpr size_t kMaxLingering = 1024;
-
-uint64_t linger_key(xpoll_fd_t fd, uint64_t gen) {
-  return (static_cast<uint64_t>(fd_index(fd)) << 32) | (gen & 0xffffffffu);
-}
-
-using Clock = std::chrono::steady_clock;
-
 int remaining_ms(Clock::time_point deadline) noexcept {
   auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
   if (left <= 0) return 0;
@@ -37,8 +25,8 @@ int remaining_ms(Clock::time_point deadline) noexcept {
 
 }  // namespace
 
-EventSink::Result EventSink::emit(xpoll_fd_t fd, uint32_t events, uint64_t tag) {
-  return poller_.on_event(*this, fd, events, tag);
+EventSink::Result EventSink::emit(xpoll_fd_t fd, uint32_t events, uint64_t generation) {
+  return poller_.on_event(*this, fd, events, generation);
 }
 void EventSink::dead(xpoll_fd_t fd) {
   ++dead_;
@@ -46,8 +34,8 @@ void EventSink::dead(xpoll_fd_t fd) {
 }
 void EventSink::woken() { poller_.on_woken(*this); }
 
-Poller::Poller(std::unique_ptr<Backend> backend) noexcept
-    : backend_(std::move(backend)), caps_(backend_->caps()), fork_gen_(fork_generation()) {}
+Poller::Poller(std::unique_ptr<Backend> backend, const BackendInfo& info) noexcept
+    : backend_(std::move(backend)), info_(info), caps_(info.caps), fork_gen_(fork_generation()) {}
 
 Poller::~Poller() = default;
 
@@ -59,31 +47,32 @@ int Poller::check_interest(uint32_t events) const noexcept {
   return 0;
 }
 
-uint32_t Poller::want_of(const Reg& r) const noexcept {
-  if (!r.registered || r.dead) return 0;
-  return kOn | r.interest | (r.armed ? 0 : kPaused);
+KernelState Poller::want_of(const Reg& r) const noexcept {
+  if (!r.registered || r.dead) return KernelState{};
+  return KernelState{true, !r.armed, r.interest};
 }
 
 // Applies the registration's wanted state through the backend.
 int Poller::apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept {
-  uint32_t want = want_of(r);
-  bool renew = r.renew && want != 0;
-  if (want == r.have && !verify && !renew) return 0;
-  uint32_t gen = r.gen;
+  KernelState want = want_of(r);
+  bool renew = r.renew && want.on;
+  if (want == r.kernel && !verify && !renew) return 0;
+  uint32_t generation = r.generation;
   // A registration that may be new gets a new generation, so that events of
   // an earlier one (in flight in another thread's wait, or left behind by a
   // file still open elsewhere) are recognised as stale.
-  if (want != 0 && (r.have == 0 || verify)) ++gen;
-  int rc = backend_->apply(fd, r.have, want, gen, (verify ? kVerify : kChange) | (renew ? kRenew : kChange));
+  if (want.on && (!r.kernel.on || verify)) ++generation;
+  unsigned how = (verify ? kVerify : kChange) | (renew ? kRenew : kChange);
+  int rc = backend_->apply(fd, r.kernel, want, generation, how);
   if (rc < 0) {
-    if (r.have != 0) note_linger(fd, r.gen);
+    if (r.kernel.on) lingering_.note(fd, r.generation);
     return rc;
   }
-  if (rc == kKeptTag) gen = r.gen;
-  if (rc == kMayLinger) note_linger(fd, r.gen);
+  if (rc == kKeptGeneration) generation = r.generation;
+  if (rc == kMayLinger) lingering_.note(fd, r.generation);
   if (rc == kRebuild) rebuild_ = true;
-  r.have = want;
-  r.gen = gen;
+  r.kernel = want;
+  r.generation = generation;
   r.renew = false;
   return 0;
 }
@@ -119,8 +108,8 @@ void Poller::changed(xpoll_fd_t fd, Reg& r) noexcept {
 // The kernel refuses a change only when the descriptor was closed or
 // replaced behind our back; it then holds nothing we can name.
 void Poller::refused(xpoll_fd_t fd, Reg& r) noexcept {
-  if (r.have != 0) note_linger(fd, r.gen);
-  r.have = 0;
+  if (r.kernel.on) lingering_.note(fd, r.generation);
+  r.kernel = KernelState{};
   if (r.registered) r.dead = true;
 }
 
@@ -149,33 +138,16 @@ void Poller::flush() noexcept {
       this);
 }
 
-void Poller::note_linger(xpoll_fd_t fd, uint32_t gen) noexcept {
-  may_linger_ = true;
-  if (linger_unknown_) return;
-  if (lingering_.size() >= kMaxLingering) {
-    lingering_.clear();
-    linger_unknown_ = true;
-    return;
-  }
-  try {
-    lingering_.insert(linger_key(fd, gen));
-  } catch (...) {
-    linger_unknown_ = true;
-  }
-}
-
 // The kernel holds registrations we cannot name (epoll keeps watching a
 // closed descriptor while a duplicate of it is open elsewhere, and its events
 // would wake every wait): start the kernel set afresh from the table.
 void Poller::reset_backend() noexcept {
   if (backend_->reset() != 0) return;
   rebuild_ = false;
-  may_linger_ = false;
-  linger_unknown_ = false;
   lingering_.clear();
   table_.for_each([this](xpoll_fd_t fd, Reg& r) {
-    r.have = 0;
-    if (want_of(r) != 0) enqueue(fd, r);
+    r.kernel = KernelState{};
+    if (want_of(r).on) enqueue(fd, r);
   });
 }
 
@@ -207,7 +179,7 @@ int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) {
     // Applied now, so that the kernel's verdict on the descriptor (closed,
     // not pollable) is the caller's. When the kernel still holds an earlier
     // registration (removed since the last wait), it only confirms the file.
-    rc = apply(fd, r, r.have != 0);
+    rc = apply(fd, r, r.kernel.on);
     if (rc != 0) {
       r = saved;
       return rc;
@@ -267,13 +239,11 @@ void Poller::on_dead(xpoll_fd_t fd) noexcept {
   enqueue(fd, *r);
 }
 
-EventSink::Result Poller::on_event(EventSink& sink, xpoll_fd_t fd, uint32_t events, uint64_t tag) noexcept {
+EventSink::Result Poller::on_event(EventSink& sink, xpoll_fd_t fd, uint32_t events, uint64_t generation) noexcept {
   Reg* r = table_.find(fd);
-  if (!r || !r->registered || r->dead || (tag != kNoTag && tag != r->gen)) {
+  if (!r || !r->registered || r->dead || (generation != kNoGeneration && generation != r->generation)) {
     ++sink.stale_;
-    // Without a tag (poll, select) nothing tells a lingering registration
-    // from a race: count it as one.
-    if (may_linger_ && (tag == kNoTag || linger_unknown_ || lingering_.count(linger_key(fd, tag)))) ++sink.linger_;
+    if (lingering_.explains(fd, generation)) ++sink.linger_;
     return EventSink::kSkipped;
   }
   if (!r->armed) return EventSink::kSkipped;
@@ -286,11 +256,33 @@ EventSink::Result Poller::on_event(EventSink& sink, xpoll_fd_t fd, uint32_t even
   if (r->interest & XPOLL_ONESHOT) {
     r->armed = false;
     if (caps_ & kCapNativeOneshot)
-      r->have = want_of(*r);  // the kernel disarmed it as it reported it
+      r->kernel = want_of(*r);  // the kernel disarmed it as it reported it
     else
       enqueue(fd, *r);
   }
   return sink.full() ? EventSink::kFull : EventSink::kAccepted;
+}
+
+// Whether the kernel set must be started afresh after a round: it reported
+// events of a registration it may still hold though no entry names it, or a
+// wait with such a registration ended early with nothing at all (an
+// emulation whose own set holds it).
+bool Poller::should_rebuild(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept {
+  if (!lingering_.any()) return false;
+  if (sink.linger_ > 0) return true;
+  bool ended_early = timeout_ms < 0 || (timeout_ms > 0 && remaining_ms(deadline) > 0);
+  return sink.count_ == 0 && sink.stale_ == 0 && !sink.woken_ && ended_early;
+}
+
+// Whether a wait returns after a round: with events, for a caller's wake, or
+// at its deadline. It goes on after an internal wake or when all it saw was
+// stale. A round that found closed descriptors goes again, also without a
+// time-out: the backend may not have looked at the others (select fails as
+// a whole when one descriptor is closed).
+bool Poller::should_return(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept {
+  if (sink.count_ > 0 || sink.user_wake_) return true;
+  if (timeout_ms == 0) return sink.dead_ == 0;
+  return timeout_ms > 0 && remaining_ms(deadline) == 0;
 }
 
 int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
@@ -300,25 +292,22 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   // The clock is read only for a finite, non-zero time-out.
   const auto deadline = timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms) : Clock::time_point();
   int result = 0;
-  int stale_rounds = 0;
-  for (int round = 0;; ++round) {
+  for (int round = 0, stale_rounds = 0; stale_rounds <= kMaxStaleRounds; ++round) {
     flush();
     if (rebuild_) {
       reset_backend();
       flush();
     }
     int rc = backend_->prepare();
-    if (rc != 0) {
-      result = rc;
-      break;
-    }
     int wait_ms = timeout_ms < 0 ? -1 : (round == 0 ? timeout_ms : remaining_ms(deadline));
     // No more can be ready than there are registrations (and the wake): the
     // backend sizes its buffers for that, not for a large array's capacity.
     int fetch = static_cast<int>(std::min(static_cast<size_t>(max), registered_ + 1));
-    lock.unlock();
-    rc = backend_->wait(fetch, wait_ms);
-    lock.lock();
+    if (rc == 0) {
+      lock.unlock();
+      rc = backend_->wait(fetch, wait_ms);
+      lock.lock();
+    }
     if (rc != 0) {
       result = rc;
       break;
@@ -327,21 +316,10 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
     sink.out_ = out;
     sink.max_ = max;
     backend_->collect(sink);
-    // Events of a registration the kernel may still hold though no entry
-    // names it, or a wait that keeps ending early with nothing (an emulation
-    // whose own set holds the lingering registration): rebuild the set.
-    if (may_linger_ && (sink.linger_ || (sink.count_ == 0 && sink.stale_ == 0 && !sink.woken_ &&
-                                         (timeout_ms < 0 || (timeout_ms > 0 && remaining_ms(deadline) > 0)))))
-      reset_backend();
+    if (should_rebuild(sink, timeout_ms, deadline)) reset_backend();
     result = sink.count_;
-    // Return with events, for a caller's wake, or at the deadline; go on
-    // waiting after an internal wake or when all that was seen was stale.
-    // A round that found closed descriptors (select fails as a whole then)
-    // goes again, also without a time-out, for the others that are ready.
-    if (sink.count_ > 0 || sink.user_wake_ || (timeout_ms == 0 && sink.dead_ == 0)) break;
-    if (timeout_ms > 0 && remaining_ms(deadline) == 0) break;
+    if (should_return(sink, timeout_ms, deadline)) break;
     stale_rounds = sink.woken_ ? 0 : stale_rounds + 1;
-    if (stale_rounds > kMaxStaleRounds) break;
   }
   waiting_ = false;
   return result;

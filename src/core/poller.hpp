@@ -6,23 +6,27 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <unordered_set>
 #include <vector>
 
 #include "core/backend.hpp"
+#include "core/linger.hpp"
+#include "core/registry.hpp"
 #include "platform/platform.hpp"
 
 namespace xpoll::detail {
 
+using Clock = std::chrono::steady_clock;
+
 // One registration. Kept in a table indexed by descriptor number.
 struct Reg {
   uint64_t data = 0;
-  uint32_t interest = 0;  // XPOLL_IN/OUT/RDHUP and mode bits; ERR and HUP are implied
-  uint32_t have = 0;      // kernel state the backend holds (see kOn)
-  uint32_t gen = 0;       // names the kernel registration in reported events
+  uint32_t interest = 0;    // XPOLL_IN/OUT/RDHUP and mode bits; ERR and HUP are implied
+  KernelState kernel;       // what the backend holds for it
+  uint32_t generation = 0;  // names the kernel registration in reported events
   bool registered = false;
   bool armed = false;   // false once a oneshot registration has been reported
   bool dead = false;    // found closed while registered; watched no more
@@ -57,7 +61,7 @@ class FdTable {
 
 class Poller {
  public:
-  Poller(std::unique_ptr<Backend> backend) noexcept;
+  Poller(std::unique_ptr<Backend> backend, const BackendInfo& info) noexcept;
   ~Poller();
 
   int add(xpoll_fd_t fd, uint32_t events, uint64_t data);
@@ -66,7 +70,7 @@ class Poller {
   int wait(xpoll_event_t* out, int max, int timeout_ms);
   int wake() noexcept;
 
-  const char* name() const noexcept { return backend_->name(); }
+  const char* name() const noexcept { return info_.name; }
   uint32_t caps() const noexcept { return caps_; }
   // A poller belongs to the process that made it: its kernel objects (the
   // epoll set, the wake channel) are shared with a forked child, where using
@@ -79,21 +83,23 @@ class Poller {
  private:
   friend class EventSink;
 
-  uint32_t want_of(const Reg& r) const noexcept;
+  KernelState want_of(const Reg& r) const noexcept;
   int apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept;
   void enqueue(xpoll_fd_t fd, Reg& r) noexcept;
   void changed(xpoll_fd_t fd, Reg& r) noexcept;
   void flush() noexcept;
   void refused(xpoll_fd_t fd, Reg& r) noexcept;
-  void note_linger(xpoll_fd_t fd, uint32_t gen) noexcept;
   void reset_backend() noexcept;
   void signal_internal() noexcept;
+  bool should_rebuild(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept;
+  bool should_return(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept;
 
-  EventSink::Result on_event(EventSink& sink, xpoll_fd_t fd, uint32_t events, uint64_t tag) noexcept;
+  EventSink::Result on_event(EventSink& sink, xpoll_fd_t fd, uint32_t events, uint64_t generation) noexcept;
   void on_dead(xpoll_fd_t fd) noexcept;
   void on_woken(EventSink& sink) noexcept;
 
   std::unique_ptr<Backend> backend_;
+  const BackendInfo& info_;
   const uint32_t caps_;
   const unsigned fork_gen_;
 
@@ -101,17 +107,9 @@ class Poller {
   FdTable table_;
   std::vector<xpoll_fd_t> changes_;  // capacity kept >= table size
   bool waiting_ = false;
-  // The kernel may hold a registration no entry names (a removal failed
-  // because the descriptor was closed first, or a re-add found a new file).
-  // Each is kept as fd_index << 32 | generation: its events, and only
-  // theirs, call for a rebuild; events merely stale from a race with another
-  // thread's change do not. linger_unknown_: one could not be recorded (no
-  // memory, or too many), so any stale event rebuilds.
-  bool may_linger_ = false;
+  LingerTracker lingering_;  // kernel registrations no entry names
   bool rebuild_ = false;     // a backend asked for a fresh kernel set (kRebuild)
   size_t registered_ = 0;    // registrations in the table: no wait can report more
-  bool linger_unknown_ = false;
-  std::unordered_set<uint64_t> lingering_;
 
   std::atomic<bool> signalled_{false};  // the backend's wake channel is (being) signalled
   std::atomic<bool> user_wake_{false};  // xpoll_wake() asked for the wait to return

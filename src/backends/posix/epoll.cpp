@@ -32,17 +32,16 @@ namespace {
 
 constexpr uint64_t kWakeData = ~uint64_t{0};
 
-uint32_t to_epoll(uint32_t want) {
+uint32_t to_epoll(const KernelState& want) {
   uint32_t ev = 0;
-  if (!(want & kPaused)) {
-    if (want & XPOLL_IN) ev |= EPOLLIN;
-    if (want & XPOLL_OUT) ev |= EPOLLOUT;
-    if (want & XPOLL_RDHUP) ev |= EPOLLRDHUP;
-  }
+  uint32_t watched = want.watched();
+  if (watched & XPOLL_IN) ev |= EPOLLIN;
+  if (watched & XPOLL_OUT) ev |= EPOLLOUT;
+  if (watched & XPOLL_RDHUP) ev |= EPOLLRDHUP;
   // A paused registration is re-added disarmed only after reset(); oneshot
   // keeps the errors and hang-ups it would report from repeating.
-  if (want & (XPOLL_ONESHOT | kPaused)) ev |= EPOLLONESHOT;
-  if (want & XPOLL_EDGE) ev |= EPOLLET;
+  if ((want.interest & XPOLL_ONESHOT) || want.paused) ev |= EPOLLONESHOT;
+  if (want.interest & XPOLL_EDGE) ev |= EPOLLET;
   return ev;
 }
 
@@ -86,14 +85,13 @@ class EpollBackend final : public Backend {
     return rc != 0 ? rc : open_epoll(epfd_, wake_);
   }
 
-  const char* name() const noexcept override { return "epoll"; }
-  uint32_t caps() const noexcept override;
 
-  int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, unsigned how) noexcept override {
-    if (want == 0) return ctl(epfd_, EPOLL_CTL_DEL, fd, 0, 0);
-    uint64_t data = (uint64_t{tag} << 32) | static_cast<uint32_t>(fd);
+  int apply(xpoll_fd_t fd, const KernelState& have, const KernelState& want, uint32_t generation,
+            unsigned how) noexcept override {
+    if (!want.on) return ctl(epfd_, EPOLL_CTL_DEL, fd, 0, 0);
+    uint64_t data = (uint64_t{generation} << 32) | static_cast<uint32_t>(fd);
     uint32_t ev = to_epoll(want);
-    if (have == 0) return ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
+    if (!have.on) return ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
     // MOD also re-checks readiness, which is what a renewed edge registration needs.
     if (!(how & kVerify)) return ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
     // The kernel may hold a registration made for an earlier file with this
@@ -103,7 +101,7 @@ class EpollBackend final : public Backend {
     if (have == want) {
       int rc = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
       if (rc == XPOLL_EEXIST && (how & kRenew)) return ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
-      return rc == XPOLL_EEXIST ? kKeptTag : rc == 0 ? kMayLinger : rc;
+      return rc == XPOLL_EEXIST ? kKeptGeneration : rc == 0 ? kMayLinger : rc;
     }
     int rc = ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
     if (rc != XPOLL_ENOENT) return rc;
@@ -163,8 +161,6 @@ class EpollBackend final : public Backend {
 constexpr uint32_t kEpollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
                                 XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | XPOLL_CAP_HANGUP | kCapNativeOneshot |
                                 kCapKernelState;
-
-uint32_t EpollBackend::caps() const noexcept { return kEpollCaps; }
 
 }  // namespace
 

@@ -70,20 +70,20 @@ uint64_t from_udata(U u) {
 
 using Udata = decltype(((struct kevent*)nullptr)->udata);
 // Where udata is 32 bits (32-bit systems) it carries the descriptor alone,
-// and events are reported without the generation check (kNoTag).
+// and events are reported without the generation check (kNoGeneration).
 constexpr bool kWideUdata = sizeof(Udata) >= sizeof(uint64_t);
 constexpr uint64_t kWakeUdata = kWideUdata ? ~uint64_t{0} : 0xffffffffu;
 
-void set(struct kevent& k, int fd, short filter, unsigned short flags, uint64_t tag) {
-  EV_SET(&k, static_cast<uintptr_t>(fd), filter, flags, 0, 0, to_udata<Udata>(tag));
+void set(struct kevent& k, int fd, short filter, unsigned short flags, uint64_t udata) {
+  EV_SET(&k, static_cast<uintptr_t>(fd), filter, flags, 0, 0, to_udata<Udata>(udata));
 }
 
 // Whether a state has a knote for the filter (a paused oneshot keeps it,
 // disabled by EV_DISPATCH), and whether that knote is enabled.
-bool exists(uint32_t state, short filter) {
-  return state && (state & (filter == EVFILT_READ ? XPOLL_IN | XPOLL_RDHUP : XPOLL_OUT));
+bool exists(const KernelState& state, short filter) {
+  return state.on && (state.interest & (filter == EVFILT_READ ? XPOLL_IN | XPOLL_RDHUP : XPOLL_OUT));
 }
-bool enabled(uint32_t state, short filter) { return exists(state, filter) && !(state & kPaused); }
+bool enabled(const KernelState& state, short filter) { return exists(state, filter) && !state.paused; }
 
 unsigned short mode_flags(uint32_t want, short filter) {
   unsigned short f = 0;
@@ -115,39 +115,38 @@ class KqueueBackend final : public Backend {
     return rc;
   }
 
-  const char* name() const noexcept override { return "kqueue"; }
-  uint32_t caps() const noexcept override;
 
   // A kernel kqueue refuses EV_ADD of a closed descriptor with EBADF; an
   // emulation in user space (libkqueue) cannot tell, so it is asked here.
   int admit(xpoll_fd_t fd) noexcept override { return kEmulated && !descriptor_open(fd) ? XPOLL_EBADF : 0; }
 
-  int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, unsigned how) noexcept override {
+  int apply(xpoll_fd_t fd, const KernelState& have, const KernelState& want, uint32_t generation,
+            unsigned how) noexcept override {
     bool verify = (how & kVerify) != 0;
     struct kevent ch[4];
     int n = 0;
     bool deleting = false;
-    uint64_t data = (kWideUdata ? uint64_t{tag} << 32 : 0) | static_cast<uint32_t>(fd);
+    uint64_t data = (kWideUdata ? uint64_t{generation} << 32 : 0) | static_cast<uint32_t>(fd);
     for (short filter : {EVFILT_READ, EVFILT_WRITE}) {
       bool had = exists(have, filter);
       bool wanted = enabled(want, filter);
-      unsigned short mode = mode_flags(want, filter);
+      unsigned short mode = mode_flags(want.interest, filter);
       // EV_ADD on an existing knote keeps the EV_CLEAR and EV_DISPATCH it
       // was made with, and under libkqueue its udata too; and re-enabling one
       // that a oneshot report left enabled (only one of the two fired) is
-      // refused by libkqueue with EAGAIN. So a change of mode, of tag (a
+      // refused by libkqueue with EAGAIN. So a change of mode, of generation (a
       // verify), or a re-arm deletes the knote and adds it afresh, in the same
       // call. That also drops a knote libkqueue kept for a closed number.
       // An edge registration made anew (kRenew) is deleted and added too:
       // the new knote reports what is ready now.
-      bool rearm = (have & kPaused) && wanted;
+      bool rearm = have.paused && wanted;
       bool fresh = rearm || (how & kRenew);
-      bool renew = had ? (!wanted || verify || fresh || mode != mode_flags(have, filter)) : (verify && !wanted);
+      bool renew = had ? (!wanted || verify || fresh || mode != mode_flags(have.interest, filter)) : (verify && !wanted);
       if (renew) {
         set(ch[n++], fd, filter, EV_DELETE | EV_RECEIPT, 0);
         deleting = true;
       }
-      // A knote that exists, enabled, with the same mode and tag is left
+      // A knote that exists, enabled, with the same mode and generation is left
       // alone: re-adding it changes nothing (and libkqueue answers EAGAIN).
       if (wanted && (!had || renew)) set(ch[n++], fd, filter, EV_ADD | EV_RECEIPT | mode, data);  // starts enabled
     }
@@ -159,7 +158,7 @@ class KqueueBackend final : public Backend {
     // frees the knote while the epoll set may go on reporting it (a read of
     // freed memory in its next kevent()): then nothing is sent and the core
     // rebuilds the set instead.
-    if (kEmulated && deleting && have != 0 && !same_file(fd)) return kRebuild;
+    if (kEmulated && deleting && have.on && !same_file(fd)) return kRebuild;
     bool lingers = kEmulated && deleting;
     if (batching_) {
       if (kEmulated && wanted_any(want) && !note_file(fd)) return XPOLL_ENOMEM;
@@ -273,15 +272,15 @@ class KqueueBackend final : public Backend {
     int merged = 0;
     refresh_carry();
     for (const Pending& c : carry_) {
-      size_t fd = static_cast<size_t>(c.tag & 0xffffffffu);
+      size_t fd = static_cast<size_t>(c.udata & 0xffffffffu);
       if (fd < slot_.size()) slot_[fd] = merged;
       merged_[merged++] = c;
     }
     carry_.clear();
     for (int i = 0; i < nready_; ++i) {
       const struct kevent& k = events_[i];
-      uint64_t tag = from_udata(k.udata);
-      if (tag == kWakeUdata || (kUserFilter && k.filter != EVFILT_READ && k.filter != EVFILT_WRITE)) {
+      uint64_t udata = from_udata(k.udata);
+      if (udata == kWakeUdata || (kUserFilter && k.filter != EVFILT_READ && k.filter != EVFILT_WRITE)) {
         if (!kUserFilter) wake_.drain();
         sink.woken();
         continue;
@@ -292,29 +291,29 @@ class KqueueBackend final : public Backend {
           slot_.resize(std::max(fd + 1, slot_.size() * 2), -1);
         } catch (...) {
           merged_[merged++] =
-              Pending{tag, translate(k), (k.flags & EV_CLEAR) != 0, knote_bit(k)};  // unmerged, not lost
+              Pending{udata, translate(k), (k.flags & EV_CLEAR) != 0, knote_bit(k)};  // unmerged, not lost
           continue;
         }
       }
       int& s = slot_[fd];
-      if (s >= 0 && merged_[s].tag == tag) {
+      if (s >= 0 && merged_[s].udata == udata) {
         merged_[s].events |= translate(k);
         merged_[s].edge |= (k.flags & EV_CLEAR) != 0;
         merged_[s].dispatched |= knote_bit(k);
       } else {
         s = merged;
-        merged_[merged++] = Pending{tag, translate(k), (k.flags & EV_CLEAR) != 0, knote_bit(k)};
+        merged_[merged++] = Pending{udata, translate(k), (k.flags & EV_CLEAR) != 0, knote_bit(k)};
       }
     }
     bool full = false;
     for (int i = 0; i < merged; ++i) {
       const Pending& m = merged_[i];
-      int fd = static_cast<int>(m.tag & 0xffffffffu);
+      int fd = static_cast<int>(m.udata & 0xffffffffu);
       if (static_cast<size_t>(fd) < slot_.size()) slot_[fd] = -1;
       if (full)
         carry_.push_back(m);  // within the capacity wait() reserved
       else
-        full = sink.emit(fd, m.events, kWideUdata ? m.tag >> 32 : kNoTag) == EventSink::kFull;
+        full = sink.emit(fd, m.events, kWideUdata ? m.udata >> 32 : kNoGeneration) == EventSink::kFull;
     }
     nready_ = 0;
     return full;
@@ -342,7 +341,7 @@ class KqueueBackend final : public Backend {
 
  private:
   struct Pending {
-    uint64_t tag;
+    uint64_t udata;      // the knote's: descriptor, and generation above it
     uint32_t events;
     bool edge;           // holds an EV_CLEAR knote's event: the kernel will not report it again
     uint8_t dispatched;  // EV_DISPATCH knotes taken (1 read, 2 write): disabled until re-enabled
@@ -395,7 +394,7 @@ class KqueueBackend final : public Backend {
   void refresh_carry() noexcept {
     if (carry_.empty()) return;
     size_t n = carry_.size();
-    for (size_t i = 0; i < n; ++i) pfd_[i] = pollfd{static_cast<int>(carry_[i].tag & 0xffffffffu), POLLIN | POLLOUT, 0};
+    for (size_t i = 0; i < n; ++i) pfd_[i] = pollfd{static_cast<int>(carry_[i].udata & 0xffffffffu), POLLIN | POLLOUT, 0};
     if (::poll(pfd_.data(), static_cast<nfds_t>(n), 0) < 0) return;  // keep them: spurious at worst
     size_t kept = 0;
     int renable = 0;
@@ -414,7 +413,7 @@ class KqueueBackend final : public Backend {
           uint8_t bit = filter == EVFILT_READ ? 1 : 2;
           bool gone = filter == EVFILT_READ ? !readable : !writable;
           if ((c.dispatched & bit) && gone)
-            set(enable_[renable++], pfd_[i].fd, filter, EV_ENABLE | EV_RECEIPT, c.tag);
+            set(enable_[renable++], pfd_[i].fd, filter, EV_ENABLE | EV_RECEIPT, c.udata);
         }
         if (!(c.events & (XPOLL_IN | XPOLL_OUT))) continue;
       }
@@ -428,7 +427,7 @@ class KqueueBackend final : public Backend {
     }
   }
 
-  static bool wanted_any(uint32_t want) { return enabled(want, EVFILT_READ) || enabled(want, EVFILT_WRITE); }
+  static bool wanted_any(const KernelState& want) { return enabled(want, EVFILT_READ) || enabled(want, EVFILT_WRITE); }
 
   // Under libkqueue: the file (device and inode) each descriptor number's
   // knotes were made for, so that a number closed or reused since is known.
@@ -500,8 +499,6 @@ class KqueueBackend final : public Backend {
 // core drops that report, and EV_DISPATCH then disables it too.)
 constexpr uint32_t kKqueueCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
                                  XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | kCapNativeOneshot | kCapKernelState;
-
-uint32_t KqueueBackend::caps() const noexcept { return kKqueueCaps; }
 
 }  // namespace
 

@@ -61,8 +61,6 @@ class PollBackend final : public Backend {
     return 0;
   }
 
-  const char* name() const noexcept override { return "poll"; }
-  uint32_t caps() const noexcept override;
 
   // Checks the descriptor and makes room for it, so that apply() cannot fail.
   int admit(xpoll_fd_t fd) noexcept override {
@@ -76,10 +74,10 @@ class PollBackend final : public Backend {
     return 0;
   }
 
-  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, unsigned) noexcept override {
+  int apply(xpoll_fd_t fd, const KernelState&, const KernelState& want, uint32_t, unsigned) noexcept override {
     size_t i = static_cast<size_t>(fd) < slot_.size() ? slot_[fd] : 0;
-    bool watch = want != 0 && !(want & kPaused);
-    if (!watch) {
+    // With no interest it stays in the set: poll() reports hang-ups and errors.
+    if (!want.on || want.paused) {
       if (i != 0) {
         slot_[fds_.back().fd] = i;
         fds_[i] = fds_.back();
@@ -94,7 +92,7 @@ class PollBackend final : public Backend {
       fds_.push_back(pollfd{fd, 0, 0});  // within the capacity admit() reserved
       slot_[fd] = i;
     }
-    fds_[i].events = to_poll(want);
+    fds_[i].events = to_poll(want.watched());
     dirty_ = true;
     return 0;
   }
@@ -133,8 +131,6 @@ class PollBackend final : public Backend {
 
 constexpr uint32_t kPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_HANGUP |
                                (kPollRdhup ? XPOLL_CAP_RDHUP : 0);
-
-uint32_t PollBackend::caps() const noexcept { return kPollCaps; }
 
 }  // namespace
 

@@ -83,8 +83,6 @@ class SelectBackend final : public Backend {
     return 0;
   }
 
-  const char* name() const noexcept override { return "select"; }
-  uint32_t caps() const noexcept override;
 
   // Checks the descriptor and grows the sets for it, so that apply() cannot fail.
   int admit(xpoll_fd_t fd) noexcept override {
@@ -100,10 +98,9 @@ class SelectBackend final : public Backend {
     return 0;
   }
 
-  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, unsigned) noexcept override {
-    bool watch = want != 0 && !(want & kPaused);
-    rd_.set(fd, watch && (want & XPOLL_IN));
-    wr_.set(fd, watch && (want & XPOLL_OUT));
+  int apply(xpoll_fd_t fd, const KernelState&, const KernelState& want, uint32_t, unsigned) noexcept override {
+    rd_.set(fd, (want.watched() & XPOLL_IN) != 0);
+    wr_.set(fd, (want.watched() & XPOLL_OUT) != 0);
     if (fd > maxfd_) maxfd_ = fd;
     return 0;
   }
@@ -169,7 +166,7 @@ class SelectBackend final : public Backend {
         int fd = base + b;
         if (!(any & 1) || fd < from || fd >= to || fd == wake) continue;
         uint32_t ev = (rd_out_.test(fd) ? XPOLL_IN : 0) | (wr_out_.test(fd) ? XPOLL_OUT : 0);
-        if (sink.emit(fd, ev, kNoTag) == EventSink::kFull) {
+        if (sink.emit(fd, ev, kNoGeneration) == EventSink::kFull) {
           cursor_ = fd + 1;
           return true;
         }
@@ -187,8 +184,6 @@ class SelectBackend final : public Backend {
 };
 
 constexpr uint32_t kSelectCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | (kUnbounded ? XPOLL_CAP_UNBOUNDED : 0);
-
-uint32_t SelectBackend::caps() const noexcept { return kSelectCaps; }
 
 }  // namespace
 

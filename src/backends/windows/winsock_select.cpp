@@ -71,8 +71,6 @@ class WinsockSelectBackend final : public Backend {
     return grow(1);
   }
 
-  const char* name() const noexcept override { return "select"; }
-  uint32_t caps() const noexcept override;
 
   // Checks the socket and makes room for it, so that apply() cannot fail.
   int admit(xpoll_fd_t fd) noexcept override {
@@ -87,10 +85,10 @@ class WinsockSelectBackend final : public Backend {
     return grow(slot_.size());
   }
 
-  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, unsigned) noexcept override {
+  int apply(xpoll_fd_t fd, const KernelState&, const KernelState& want, uint32_t, unsigned) noexcept override {
     size_t idx = fd_index(fd);
     size_t i = idx < slot_.size() ? slot_[idx] : 0;  // 1-based position in list_
-    uint32_t bits = (want != 0 && !(want & kPaused)) ? want & (XPOLL_IN | XPOLL_OUT) : 0;
+    uint32_t bits = want.watched() & (XPOLL_IN | XPOLL_OUT);
     dirty_ = true;
     if (bits == 0) {
       if (i != 0) {
@@ -160,7 +158,7 @@ class WinsockSelectBackend final : public Backend {
       if (!ev) continue;
       ready_bits_[i] = 0;
       if (full) continue;
-      if (sink.emit(static_cast<xpoll_fd_t>(work_[i].sock), ev, kNoTag) == EventSink::kFull) {
+      if (sink.emit(static_cast<xpoll_fd_t>(work_[i].sock), ev, kNoGeneration) == EventSink::kFull) {
         cursor_ = i + 1;
         full = true;
       }
@@ -248,8 +246,6 @@ class WinsockSelectBackend final : public Backend {
 };
 
 constexpr uint32_t kWinsockSelectCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_UNBOUNDED;
-
-uint32_t WinsockSelectBackend::caps() const noexcept { return kWinsockSelectCaps; }
 
 }  // namespace
 

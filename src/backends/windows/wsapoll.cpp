@@ -67,8 +67,6 @@ class WsaPollBackend final : public Backend {
     return 0;
   }
 
-  const char* name() const noexcept override { return "poll"; }
-  uint32_t caps() const noexcept override;
 
   // Checks the socket and makes room for it, so that apply() cannot fail.
   int admit(xpoll_fd_t fd) noexcept override {
@@ -84,10 +82,10 @@ class WsaPollBackend final : public Backend {
     return 0;
   }
 
-  int apply(xpoll_fd_t fd, uint32_t, uint32_t want, uint32_t, unsigned) noexcept override {
+  int apply(xpoll_fd_t fd, const KernelState&, const KernelState& want, uint32_t, unsigned) noexcept override {
     size_t idx = fd_index(fd);
     size_t i = idx < slot_.size() ? slot_[idx] : 0;
-    SHORT ev = (want != 0 && !(want & kPaused)) ? to_poll(want) : 0;
+    SHORT ev = to_poll(want.watched());
     if (ev == 0) {
       if (i != 0) {
         slot_[fd_index(static_cast<xpoll_fd_t>(fds_.back().fd))] = i;
@@ -141,8 +139,6 @@ class WsaPollBackend final : public Backend {
 };
 
 constexpr uint32_t kWsaPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_UNBOUNDED;
-
-uint32_t WsaPollBackend::caps() const noexcept { return kWsaPollCaps; }
 
 }  // namespace
 

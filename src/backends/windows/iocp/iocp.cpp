@@ -81,8 +81,8 @@ struct Sock {
   xpoll_fd_t fd;
   SOCKET base;
   Group* group;
-  uint32_t want = 0;  // kOn | interest, plus kPaused
-  uint32_t tag = 0;
+  KernelState want;  // what the core asked for
+  uint32_t generation = 0;
   Request* pending = nullptr;  // the request in flight, if any
   bool rearm = false;          // in the re-arm list
   bool listed = false;         // seen while the re-arm list is compacted
@@ -109,31 +109,30 @@ class IocpBackend final : public Backend {
     return 0;
   }
 
-  const char* name() const noexcept override { return "iocp"; }
-  uint32_t caps() const noexcept override;
 
   // The base-handle ioctl alone is no proof that the socket is open (Wine
   // answers it for a closed one), so the socket is asked for its type. The
   // base handle itself is looked up once, by apply() (called at once on add).
   int admit(xpoll_fd_t fd) noexcept override { return descriptor_open(fd) ? 0 : XPOLL_EBADF; }
 
-  int apply(xpoll_fd_t fd, uint32_t have, uint32_t want, uint32_t tag, unsigned how) noexcept override {
+  int apply(xpoll_fd_t fd, const KernelState& have, const KernelState& want, uint32_t generation,
+            unsigned how) noexcept override {
     auto it = socks_.find(fd);
     Sock* s = it == socks_.end() ? nullptr : it->second.get();
-    if (want == 0) {
+    if (!want.on) {
       if (s) drop(it);
       return 0;
     }
     // A new registration, or a re-add whose file may differ from the one
     // polled: poll the socket the number names now.
-    if (!s || have == 0 || (how & kVerify)) return replace(fd, want, tag, it);
+    if (!s || !have.on || (how & kVerify)) return replace(fd, want, generation, it);
     s->want = want;
-    s->tag = tag;
-    if (want & kPaused) {
+    s->generation = generation;
+    if (want.paused) {
       detach(*s);
       return 0;
     }
-    if (s->pending && s->pending->events == to_afd(want)) return 0;
+    if (s->pending && s->pending->events == to_afd(want.interest)) return 0;
     detach(*s);
     int rc = arm(*s);
     // Refused (the socket was closed): the core now holds nothing for it,
@@ -151,10 +150,10 @@ class IocpBackend final : public Backend {
       if (it == socks_.end()) continue;
       Sock& s = *it->second;
       s.rearm = false;
-      if (s.pending || (s.want & kPaused)) continue;
+      if (s.pending || s.want.paused) continue;
       int rc = submit(s);
       if (rc == XPOLL_ENOMEM) return rc;
-      if (rc != 0) dead_.push_back(Dead{fd, s.tag});  // room reserved for every socket
+      if (rc != 0) dead_.push_back(Dead{fd, s.generation});  // room reserved for every socket
     }
     rearm_.clear();
     urgent_ = !dead_.empty();  // read by wait(), which runs without the lock
@@ -181,7 +180,7 @@ class IocpBackend final : public Backend {
     // may have been removed, reused and added again since prepare().
     for (const Dead& d : dead_) {
       auto it = socks_.find(d.fd);
-      if (it != socks_.end() && it->second->tag == d.tag) sink.dead(d.fd);
+      if (it != socks_.end() && it->second->generation == d.generation) sink.dead(d.fd);
     }
     dead_.clear();
     for (ULONG i = 0; i < got_; ++i) {
@@ -202,10 +201,10 @@ class IocpBackend final : public Backend {
         continue;
       }
       uint32_t events = from_afd(ev);
-      EventSink::Result res = events && !sink.full() ? sink.emit(s->fd, events, s->tag) : EventSink::kSkipped;
+      EventSink::Result res = events && !sink.full() ? sink.emit(s->fd, events, s->generation) : EventSink::kSkipped;
       // A oneshot registration the core took is disarmed; anything else is
       // polled again, reported or not, so that nothing is lost.
-      if (res != EventSink::kSkipped && (s->want & XPOLL_ONESHOT)) continue;
+      if (res != EventSink::kSkipped && (s->want.interest & XPOLL_ONESHOT)) continue;
       queue_rearm(*s);
     }
     // Grow the completion array when a wait filled it.
@@ -235,7 +234,7 @@ class IocpBackend final : public Backend {
  private:
   using SockMap = std::unordered_map<xpoll_fd_t, std::unique_ptr<Sock>>;
 
-  int replace(xpoll_fd_t fd, uint32_t want, uint32_t tag, SockMap::iterator it) noexcept {
+  int replace(xpoll_fd_t fd, const KernelState& want, uint32_t generation, SockMap::iterator it) noexcept {
     SOCKET base;
     int rc = afd::base_socket(static_cast<SOCKET>(fd), &base);
     if (rc != 0) return rc;
@@ -245,22 +244,22 @@ class IocpBackend final : public Backend {
       socks_.reserve(socks_.size() + 1);
       rearm_.reserve(socks_.size() + 1);
       dead_.reserve(socks_.size() + 1);
-      s.reset(new Sock{fd, base, nullptr});
+      s.reset(new Sock{fd, base, nullptr, KernelState{}});
     } catch (...) {
       return XPOLL_ENOMEM;
     }
     rc = join_group(*s);
     if (rc != 0) return rc;
     s->want = want;
-    s->tag = tag;
-    if (!(want & kPaused) && in_wait_) rc = submit(*s);
+    s->generation = generation;
+    if (!want.paused && in_wait_) rc = submit(*s);
     if (rc != 0) {
       leave_group(*s);
       return rc;
     }
     // The number may already be queued for its earlier socket.
     if (it != socks_.end()) s->rearm = it->second->rearm;
-    if (!(want & kPaused) && !in_wait_) queue_rearm(*s);
+    if (!want.paused && !in_wait_) queue_rearm(*s);
     if (it != socks_.end()) {
       detach(*it->second);
       leave_group(*it->second);
@@ -284,7 +283,7 @@ class IocpBackend final : public Backend {
   // blocked wait it is sent now. (A socket closed meanwhile is reported dead
   // by the next collect().)
   int arm(Sock& s) noexcept {
-    if (s.want & kPaused) return 0;
+    if (s.want.paused) return 0;
     if (!in_wait_) {
       queue_rearm(s);
       return 0;
@@ -303,7 +302,7 @@ class IocpBackend final : public Backend {
     if (!r) return XPOLL_ENOMEM;
     r->helper = s.group->helper;
     r->owner = &s;
-    r->events = to_afd(s.want);
+    r->events = to_afd(s.want.interest);
     int rc = afd::submit(*r, s.base, r->events);
     if (rc != 0) {
       r->owner = nullptr;
@@ -400,7 +399,7 @@ class IocpBackend final : public Backend {
   std::vector<xpoll_fd_t> rearm_;    // level-triggered sockets to poll again
   struct Dead {
     xpoll_fd_t fd;
-    uint32_t tag;
+    uint32_t generation;
   };
   std::vector<Dead> dead_;  // sockets found closed by prepare()
   std::vector<Request*> spare_;
@@ -439,8 +438,6 @@ IocpBackend::~IocpBackend() {
 
 constexpr uint32_t kIocpCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_RDHUP | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES |
                                XPOLL_CAP_HANGUP | kCapNativeOneshot | kCapKernelState;
-
-uint32_t IocpBackend::caps() const noexcept { return kIocpCaps; }
 
 }  // namespace
 
