@@ -52,69 +52,41 @@ uint32_t from_poll(short rev) {
   return out;
 }
 
+struct FdOfPollfd {
+  xpoll_fd_t operator()(const pollfd& e) const noexcept { return e.fd; }
+};
+
 class PollBackend final : public Backend {
  public:
   int open() {
     int rc = wake_.open();
     if (rc != 0) return rc;
-    fds_.push_back(pollfd{wake_.read_fd(), POLLIN, 0});
+    set_.push_fixed(pollfd{wake_.read_fd(), POLLIN, 0});
     return 0;
   }
-
 
   // Checks the descriptor and makes room for it, so that apply() cannot fail.
-  int admit(xpoll_fd_t fd) noexcept override {
-    if (!descriptor_open(fd)) return XPOLL_EBADF;
-    try {
-      if (slot_.size() <= static_cast<size_t>(fd)) slot_.resize(std::max<size_t>(fd + 1, slot_.size() * 2), 0);
-      if (fds_.capacity() < slot_.size() + 1) fds_.reserve(slot_.size() + 1);
-    } catch (...) {
-      return XPOLL_ENOMEM;
-    }
-    return 0;
-  }
+  int admit(xpoll_fd_t fd) noexcept override { return set_.admit(fd); }
 
   int apply(xpoll_fd_t fd, const KernelState&, const KernelState& want, uint32_t, unsigned) noexcept override {
-    size_t i = static_cast<size_t>(fd) < slot_.size() ? slot_[fd] : 0;
     // With no interest it stays in the set: poll() reports hang-ups and errors.
-    if (!want.on || want.paused) {
-      if (i != 0) {
-        slot_[fds_.back().fd] = i;
-        fds_[i] = fds_.back();
-        fds_.pop_back();
-        slot_[fd] = 0;
-        dirty_ = true;
-      }
-      return 0;
-    }
-    if (i == 0) {
-      i = fds_.size();
-      fds_.push_back(pollfd{fd, 0, 0});  // within the capacity admit() reserved
-      slot_[fd] = i;
-    }
-    fds_[i].events = to_poll(want.watched());
-    dirty_ = true;
+    set_.update(fd, want.on && !want.paused, pollfd{fd, to_poll(want.watched()), 0});
     return 0;
   }
 
-  int prepare() noexcept override {
-    if (!dirty_) return 0;
-    try {
-      work_ = fds_;
-    } catch (...) {
-      return XPOLL_ENOMEM;
-    }
-    dirty_ = false;
-    return 0;
-  }
+  int prepare() noexcept override { return set_.snapshot(); }
 
   int wait(int, int timeout_ms) noexcept override {
-    int n = ::poll(work_.data(), static_cast<nfds_t>(work_.size()), timeout_ms);
-    return n < 0 ? from_errno(errno) : 0;
+    auto& work = set_.work();
+    int n = ::poll(work.data(), static_cast<nfds_t>(work.size()), timeout_ms);
+    if (n < 0) return from_errno(errno);
+    ready_ = static_cast<size_t>(n);
+    return 0;
   }
 
   void collect(EventSink& sink) noexcept override {
-    read_poll_results(work_, cursor_, wake_, sink, [](const pollfd& e) { return from_poll(e.revents); });
+    read_poll_results(set_, ready_, wake_, sink, [](const pollfd& e) { return from_poll(e.revents); });
+    ready_ = 0;
   }
 
   int signal() noexcept override { return wake_.signal(); }
@@ -122,11 +94,8 @@ class PollBackend final : public Backend {
 
  private:
   WakeChannel wake_;
-  std::vector<pollfd> fds_;   // [0] is the wake channel; changed under the core's lock
-  std::vector<pollfd> work_;  // the waiter's copy of fds_
-  std::vector<size_t> slot_;  // descriptor -> index in fds_, 0 for none
-  bool dirty_ = true;
-  size_t cursor_ = 1;
+  PollSet<pollfd, FdOfPollfd> set_{1};  // [0] is the wake channel
+  size_t ready_ = 0;
 };
 
 constexpr uint32_t kPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_HANGUP |

@@ -26,9 +26,10 @@
 #include <cstddef>
 #include <vector>
 
+#include "backends/pollset.hpp"
 #include "core/backend.hpp"
-#include "platform/platform.hpp"
 #include "core/registry.hpp"
+#include "platform/platform.hpp"
 
 namespace xpoll::detail {
 
@@ -62,60 +63,26 @@ struct Entry {
   SOCKET sock;
   uint32_t want;  // XPOLL_IN / XPOLL_OUT
 };
+struct FdOfEntry {
+  xpoll_fd_t operator()(const Entry& e) const noexcept { return static_cast<xpoll_fd_t>(e.sock); }
+};
 
 class WinsockSelectBackend final : public Backend {
  public:
-  int open() {
-    int rc = wake_.open();
-    if (rc != 0) return rc;
-    return grow(1);
-  }
+  int open() { return wake_.open(); }
 
-
-  // Checks the socket and makes room for it, so that apply() cannot fail.
-  int admit(xpoll_fd_t fd) noexcept override {
-    if (!descriptor_open(fd)) return XPOLL_EBADF;
-    size_t i = fd_index(fd);
-    try {
-      if (slot_.size() <= i) slot_.resize(std::max(i + 1, slot_.size() * 2), 0);
-    } catch (...) {
-      return XPOLL_ENOMEM;
-    }
-    // Room for every socket number, so that apply() never allocates.
-    return grow(slot_.size());
-  }
+  // Checks the descriptor and makes room for it, so that apply() cannot fail.
+  int admit(xpoll_fd_t fd) noexcept override { return set_.admit(fd); }
 
   int apply(xpoll_fd_t fd, const KernelState&, const KernelState& want, uint32_t, unsigned) noexcept override {
-    size_t idx = fd_index(fd);
-    size_t i = idx < slot_.size() ? slot_[idx] : 0;  // 1-based position in list_
     uint32_t bits = want.watched() & (XPOLL_IN | XPOLL_OUT);
-    dirty_ = true;
-    if (bits == 0) {
-      if (i != 0) {
-        slot_[fd_index(static_cast<xpoll_fd_t>(list_.back().sock))] = i;
-        list_[i - 1] = list_.back();
-        list_.pop_back();
-        slot_[idx] = 0;
-      }
-      return 0;
-    }
-    if (i == 0) {
-      list_.push_back(Entry{static_cast<SOCKET>(fd), 0});  // within the room admit() made
-      slot_[idx] = list_.size();
-    }
-    list_[slot_[idx] - 1].want = bits;
+    set_.update(fd, bits != 0, Entry{static_cast<SOCKET>(fd), bits});
     return 0;
   }
 
   int prepare() noexcept override {
-    if (!dirty_) return restore();
-    try {
-      work_ = list_;
-    } catch (...) {
-      return XPOLL_ENOMEM;
-    }
-    dirty_ = false;
-    return restore();
+    int rc = set_.snapshot();
+    return rc != 0 ? rc : restore();
   }
 
   int wait(int, int timeout_ms) noexcept override {
@@ -134,8 +101,9 @@ class WinsockSelectBackend final : public Backend {
   }
 
   void collect(EventSink& sink) noexcept override {
+    const std::vector<Entry>& work = set_.work();
     if (ready_ < 0) {
-      for (const Entry& e : work_)
+      for (const Entry& e : work)
         if (!descriptor_open(static_cast<xpoll_fd_t>(e.sock))) sink.dead(static_cast<xpoll_fd_t>(e.sock));
       return;
     }
@@ -149,45 +117,29 @@ class WinsockSelectBackend final : public Backend {
       woken_ = false;
       sink.woken();
     }
-    size_t n = work_.size();
-    size_t start = cursor_ < n ? cursor_ : 0;
-    bool full = false;
-    for (size_t k = 0; k < n; ++k) {
-      size_t i = (start + k) % n;
+    set_.scan(marked_, [&](size_t i, bool& full) {
       uint32_t ev = ready_bits_[i];
-      if (!ev) continue;
-      ready_bits_[i] = 0;
-      if (full) continue;
-      if (sink.emit(static_cast<xpoll_fd_t>(work_[i].sock), ev, kNoGeneration) == EventSink::kFull) {
-        cursor_ = i + 1;
-        full = true;
-      }
-    }
+      if (!ev) return false;
+      full = sink.emit(static_cast<xpoll_fd_t>(work[i].sock), ev, kNoGeneration) == EventSink::kFull;
+      return true;
+    });
+    std::fill(ready_bits_.begin(), ready_bits_.end(), 0u);
+    marked_ = 0;
   }
 
   int signal() noexcept override { return wake_.signal(); }
   bool owns(xpoll_fd_t fd) const noexcept override { return wake_.owns(fd); }
 
  private:
-  // Only the master list: the sets belong to the waiter, which may be
-  // inside select() while another thread adds a socket.
-  int grow(size_t n) noexcept {
-    try {
-      list_.reserve(n);
-    } catch (...) {
-      return XPOLL_ENOMEM;
-    }
-    return 0;
-  }
-
   // Fills the sets from the waiter's list (select overwrites them).
   int restore() noexcept {
+    const std::vector<Entry>& work = set_.work();
     try {
-      rd_.reserve(work_.size() + 1);
-      wr_.reserve(work_.size());
-      ex_.reserve(work_.size());
-      ready_bits_.resize(work_.size());
-      if (pos_.size() < slot_.size()) pos_.resize(slot_.size());
+      rd_.reserve(work.size() + 1);
+      wr_.reserve(work.size());
+      ex_.reserve(work.size());
+      ready_bits_.resize(work.size());
+      if (pos_.size() < set_.slots()) pos_.resize(set_.slots());
     } catch (...) {
       return XPOLL_ENOMEM;
     }
@@ -195,8 +147,8 @@ class WinsockSelectBackend final : public Backend {
     wr_.clear();
     ex_.clear();
     rd_.push(static_cast<SOCKET>(wake_.read_fd()));
-    for (size_t i = 0; i < work_.size(); ++i) {
-      const Entry& e = work_[i];
+    for (size_t i = 0; i < work.size(); ++i) {
+      const Entry& e = work[i];
       pos_[fd_index(static_cast<xpoll_fd_t>(e.sock))] = i;
       if (e.want & XPOLL_IN) rd_.push(e.sock);
       if (e.want & XPOLL_OUT) {
@@ -216,8 +168,11 @@ class WinsockSelectBackend final : public Backend {
         continue;
       }
       size_t idx = fd_index(static_cast<xpoll_fd_t>(s));
-      if (idx >= pos_.size() || pos_[idx] >= work_.size() || work_[pos_[idx]].sock != s) continue;
-      ready_bits_[pos_[idx]] |= bits == kExcept ? except_events(s) : bits;
+      const std::vector<Entry>& work = set_.work();
+      if (idx >= pos_.size() || pos_[idx] >= work.size() || work[pos_[idx]].sock != s) continue;
+      uint32_t& ready = ready_bits_[pos_[idx]];
+      if (ready == 0) ++marked_;
+      ready |= bits == kExcept ? except_events(s) : bits;
     }
   }
 
@@ -233,15 +188,12 @@ class WinsockSelectBackend final : public Backend {
   }
 
   WakeChannel wake_;
-  std::vector<Entry> list_;           // registered sockets; changed under the core's lock
-  std::vector<size_t> slot_;          // fd_index -> 1-based position in list_, 0 for none
-  std::vector<Entry> work_;           // the waiter's copy of list_
-  std::vector<size_t> pos_;           // fd_index -> position in work_
-  std::vector<uint32_t> ready_bits_;  // per work_ entry, filled by collect()
+  PollSet<Entry, FdOfEntry> set_;     // the registered sockets, and the waiter's copy
+  std::vector<size_t> pos_;           // fd_index -> position in the waiter's copy
+  std::vector<uint32_t> ready_bits_;  // per entry of the waiter's copy, filled by collect()
   SocketSet rd_, wr_, ex_;
-  bool dirty_ = true;
   bool woken_ = false;
-  size_t cursor_ = 0;
+  size_t marked_ = 0;  // entries of ready_bits_ that are set
   int ready_ = 0;
 };
 

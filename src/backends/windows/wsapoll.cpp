@@ -54,76 +54,46 @@ uint32_t from_poll(SHORT rev, SHORT asked) {
   return out;
 }
 
+struct FdOfWsaPollfd {
+  xpoll_fd_t operator()(const WSAPOLLFD& e) const noexcept { return static_cast<xpoll_fd_t>(e.fd); }
+};
+
 class WsaPollBackend final : public Backend {
  public:
   int open() {
     int rc = wake_.open();
     if (rc != 0) return rc;
     try {
-      fds_.push_back(WSAPOLLFD{static_cast<SOCKET>(wake_.read_fd()), POLLRDNORM, 0});
+      set_.push_fixed(WSAPOLLFD{static_cast<SOCKET>(wake_.read_fd()), POLLRDNORM, 0});
     } catch (...) {
       return XPOLL_ENOMEM;
     }
     return 0;
   }
 
-
-  // Checks the socket and makes room for it, so that apply() cannot fail.
-  int admit(xpoll_fd_t fd) noexcept override {
-    if (!descriptor_open(fd)) return XPOLL_EBADF;
-    size_t i = fd_index(fd);
-    try {
-      if (slot_.size() <= i) slot_.resize(std::max(i + 1, slot_.size() * 2), 0);
-      // Room for every socket number, so that apply() never allocates.
-      if (fds_.capacity() < slot_.size() + 1) fds_.reserve(slot_.size() + 1);
-    } catch (...) {
-      return XPOLL_ENOMEM;
-    }
-    return 0;
-  }
+  // Checks the descriptor and makes room for it, so that apply() cannot fail.
+  int admit(xpoll_fd_t fd) noexcept override { return set_.admit(fd); }
 
   int apply(xpoll_fd_t fd, const KernelState&, const KernelState& want, uint32_t, unsigned) noexcept override {
-    size_t idx = fd_index(fd);
-    size_t i = idx < slot_.size() ? slot_[idx] : 0;
+    // A registration with no interest is not polled at all (see from_poll).
     SHORT ev = to_poll(want.watched());
-    if (ev == 0) {
-      if (i != 0) {
-        slot_[fd_index(static_cast<xpoll_fd_t>(fds_.back().fd))] = i;
-        fds_[i] = fds_.back();
-        fds_.pop_back();
-        slot_[idx] = 0;
-        dirty_ = true;
-      }
-      return 0;
-    }
-    if (i == 0) {
-      i = fds_.size();
-      fds_.push_back(WSAPOLLFD{static_cast<SOCKET>(fd), 0, 0});  // within the capacity admit() reserved
-      slot_[idx] = i;
-    }
-    fds_[i].events = ev;
-    dirty_ = true;
+    set_.update(fd, ev != 0, WSAPOLLFD{static_cast<SOCKET>(fd), ev, 0});
     return 0;
   }
 
-  int prepare() noexcept override {
-    if (!dirty_) return 0;
-    try {
-      work_ = fds_;
-    } catch (...) {
-      return XPOLL_ENOMEM;
-    }
-    dirty_ = false;
-    return 0;
-  }
+  int prepare() noexcept override { return set_.snapshot(); }
 
   int wait(int, int timeout_ms) noexcept override {
-    int n = WSAPoll(work_.data(), static_cast<ULONG>(work_.size()), timeout_ms);
-    return n < 0 ? from_wsa(WSAGetLastError()) : 0;
+    auto& work = set_.work();
+    int n = WSAPoll(work.data(), static_cast<ULONG>(work.size()), timeout_ms);
+    if (n < 0) return from_wsa(WSAGetLastError());
+    ready_ = static_cast<size_t>(n);
+    return 0;
   }
 
   void collect(EventSink& sink) noexcept override {
-    read_poll_results(work_, cursor_, wake_, sink, [](const WSAPOLLFD& e) { return from_poll(e.revents, e.events); });
+    read_poll_results(set_, ready_, wake_, sink, [](const WSAPOLLFD& e) { return from_poll(e.revents, e.events); });
+    ready_ = 0;
   }
 
   int signal() noexcept override { return wake_.signal(); }
@@ -131,11 +101,8 @@ class WsaPollBackend final : public Backend {
 
  private:
   WakeChannel wake_;
-  std::vector<WSAPOLLFD> fds_;   // [0] is the wake socket; changed under the core's lock
-  std::vector<WSAPOLLFD> work_;  // the waiter's copy of fds_
-  std::vector<size_t> slot_;     // fd_index -> index in fds_, 0 for none
-  bool dirty_ = true;
-  size_t cursor_ = 1;
+  PollSet<WSAPOLLFD, FdOfWsaPollfd> set_{1};  // [0] is the wake socket
+  size_t ready_ = 0;
 };
 
 constexpr uint32_t kWsaPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_UNBOUNDED;
