@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "core/backend.hpp"
-#include "platform/platform.hpp"
 #include "core/registry.hpp"
+#include "platform/platform.hpp"
 
 namespace xpoll::detail {
 
@@ -84,7 +84,6 @@ class EpollBackend final : public Backend {
     int rc = wake_.open();
     return rc != 0 ? rc : open_epoll(epfd_, wake_);
   }
-
 
   int apply(xpoll_fd_t fd, const KernelState& have, const KernelState& want, uint32_t generation,
             unsigned how) noexcept override {

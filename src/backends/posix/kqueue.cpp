@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/event.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -32,9 +31,10 @@
 #include <atomic>
 #include <vector>
 
+#include "backends/posix/kqueue_events.hpp"
 #include "core/backend.hpp"
-#include "platform/platform.hpp"
 #include "core/registry.hpp"
+#include "platform/platform.hpp"
 
 namespace xpoll::detail {
 
@@ -58,25 +58,8 @@ constexpr bool kUserFilter = false;
 void set_user(struct kevent&, unsigned short, unsigned) {}
 #endif
 
-// udata is a void* on most systems and an intptr_t on NetBSD.
-template <class U>
-U to_udata(uint64_t v) {
-  return (U)(uintptr_t)v;
-}
-template <class U>
-uint64_t from_udata(U u) {
-  return (uint64_t)(uintptr_t)u;
-}
-
-using Udata = decltype(((struct kevent*)nullptr)->udata);
-// Where udata is 32 bits (32-bit systems) it carries the descriptor alone,
-// and events are reported without the generation check (kNoGeneration).
-constexpr bool kWideUdata = sizeof(Udata) >= sizeof(uint64_t);
-constexpr uint64_t kWakeUdata = kWideUdata ? ~uint64_t{0} : 0xffffffffu;
-
-void set(struct kevent& k, int fd, short filter, unsigned short flags, uint64_t udata) {
-  EV_SET(&k, static_cast<uintptr_t>(fd), filter, flags, 0, 0, to_udata<Udata>(udata));
-}
+using kq::kWakeUdata;
+using kq::set;
 
 // Whether a state has a knote for the filter (a paused oneshot keeps it,
 // disabled by EV_DISPATCH), and whether that knote is enabled.
@@ -115,7 +98,6 @@ class KqueueBackend final : public Backend {
     return rc;
   }
 
-
   // A kernel kqueue refuses EV_ADD of a closed descriptor with EBADF; an
   // emulation in user space (libkqueue) cannot tell, so it is asked here.
   int admit(xpoll_fd_t fd) noexcept override { return kEmulated && !descriptor_open(fd) ? XPOLL_EBADF : 0; }
@@ -126,7 +108,7 @@ class KqueueBackend final : public Backend {
     struct kevent ch[4];
     int n = 0;
     bool deleting = false;
-    uint64_t data = (kWideUdata ? uint64_t{generation} << 32 : 0) | static_cast<uint32_t>(fd);
+    uint64_t data = kq::make_udata(fd, generation);
     for (short filter : {EVFILT_READ, EVFILT_WRITE}) {
       bool had = exists(have, filter);
       bool wanted = enabled(want, filter);
@@ -141,7 +123,8 @@ class KqueueBackend final : public Backend {
       // the new knote reports what is ready now.
       bool rearm = have.paused && wanted;
       bool fresh = rearm || (how & kRenew);
-      bool renew = had ? (!wanted || verify || fresh || mode != mode_flags(have.interest, filter)) : (verify && !wanted);
+      bool renew =
+          had ? (!wanted || verify || fresh || mode != mode_flags(have.interest, filter)) : (verify && !wanted);
       if (renew) {
         set(ch[n++], fd, filter, EV_DELETE | EV_RECEIPT, 0);
         deleting = true;
@@ -158,10 +141,10 @@ class KqueueBackend final : public Backend {
     // frees the knote while the epoll set may go on reporting it (a read of
     // freed memory in its next kevent()): then nothing is sent and the core
     // rebuilds the set instead.
-    if (kEmulated && deleting && have.on && !same_file(fd)) return kRebuild;
+    if (kEmulated && deleting && have.on && !files_.same(fd)) return kRebuild;
     bool lingers = kEmulated && deleting;
     if (batching_) {
-      if (kEmulated && wanted_any(want) && !note_file(fd)) return XPOLL_ENOMEM;
+      if (kEmulated && wanted_any(want) && !files_.note(fd)) return XPOLL_ENOMEM;
       try {
         batch_.insert(batch_.end(), ch, ch + n);
       } catch (...) {
@@ -169,7 +152,7 @@ class KqueueBackend final : public Backend {
       }
       return lingers ? kMayLinger : 0;
     }
-    if (kEmulated && wanted_any(want) && !note_file(fd)) return XPOLL_ENOMEM;
+    if (kEmulated && wanted_any(want) && !files_.note(fd)) return XPOLL_ENOMEM;
     struct kevent out[4];
     struct timespec zero = {0, 0};
     int got = kevent(kq_, ch, n, out, n, &zero);
@@ -216,107 +199,42 @@ class KqueueBackend final : public Backend {
     // the next call while its read knote is reported alone. What then does
     // not fit is carried to the next wait (which does not block), never
     // dropped: an edge or oneshot knote taken from the kernel exists nowhere else.
-    size_t want = 2 * static_cast<size_t>(max);
-    if (events_.size() < want || merged_.size() < 2 * want || pfd_.size() < 2 * want || carry_.capacity() < 2 * want ||
-        enable_.size() < 4 * want) {
-      try {
-        events_.resize(want);
-        merged_.resize(2 * want);
-        carry_.reserve(2 * want);
-        pfd_.resize(2 * want);
-        enable_.resize(4 * want);
-      } catch (...) {
-        return XPOLL_ENOMEM;
-      }
-    }
+    fetch_max_ = 2 * max;
+    if (events_.reserve(static_cast<size_t>(fetch_max_)) != 0) return XPOLL_ENOMEM;
     // The carry alone fills the caller's array: take nothing new. This keeps
-    // the carry below twice the largest array seen, within merged_.
-    fetch_max_ = static_cast<int>(want);
-    if (carry_.size() >= static_cast<size_t>(max)) {
-      nready_ = 0;
-      fetch_skipped_ = true;
-      return 0;
-    }
+    // the carry below twice the largest array seen.
+    nready_ = 0;
+    fetch_skipped_ = events_.carried() >= static_cast<size_t>(max);
+    if (fetch_skipped_) return 0;
     struct timespec ts, *pts = nullptr;
-    if (timeout_ms >= 0 || !carry_.empty()) {
-      int ms = carry_.empty() ? timeout_ms : 0;
+    if (timeout_ms >= 0 || events_.carried() > 0) {
+      int ms = events_.carried() > 0 ? 0 : timeout_ms;
       ts.tv_sec = ms / 1000;
       ts.tv_nsec = (ms % 1000) * 1000000L;
       pts = &ts;
     }
-    int n = kevent(kq_, nullptr, 0, events_.data(), static_cast<int>(want), pts);
+    int n = kevent(kq_, nullptr, 0, events_.buffer(), fetch_max_, pts);
     if (n < 0) return from_errno(errno);
     nready_ = n;
     return 0;
   }
 
   void collect(EventSink& sink) noexcept override {
-    bool full = merge_and_emit(sink);
+    bool woken = false;
+    bool full = events_.emit(sink, nready_, kq_, is_wake, woken);
     // The carry did not fill the array after all (its registrations were
     // removed or disarmed since): take what the kernel has, without waiting.
     if (!full && fetch_skipped_) {
       struct timespec zero = {0, 0};
-      int n = kevent(kq_, nullptr, 0, events_.data(), fetch_max_, &zero);
-      nready_ = n > 0 ? n : 0;
-      merge_and_emit(sink);
+      int n = kevent(kq_, nullptr, 0, events_.buffer(), fetch_max_, &zero);
+      events_.emit(sink, n > 0 ? n : 0, kq_, is_wake, woken);
     }
     fetch_skipped_ = false;
-  }
-
-  // Reports the carry and the knotes fetched; carries what does not fit.
-  // Returns true when the caller's array filled up.
-  bool merge_and_emit(EventSink& sink) noexcept {
-    // kevent() reports the read and write knotes of a descriptor apart:
-    // merge them into one event, through a slot per descriptor number,
-    // starting from what the last wait carried over.
-    int merged = 0;
-    refresh_carry();
-    for (const Pending& c : carry_) {
-      size_t fd = static_cast<size_t>(c.udata & 0xffffffffu);
-      if (fd < slot_.size()) slot_[fd] = merged;
-      merged_[merged++] = c;
-    }
-    carry_.clear();
-    for (int i = 0; i < nready_; ++i) {
-      const struct kevent& k = events_[i];
-      uint64_t udata = from_udata(k.udata);
-      if (udata == kWakeUdata || (kUserFilter && k.filter != EVFILT_READ && k.filter != EVFILT_WRITE)) {
-        if (!kUserFilter) wake_.drain();
-        sink.woken();
-        continue;
-      }
-      size_t fd = static_cast<size_t>(k.ident);
-      if (fd >= slot_.size()) {
-        try {
-          slot_.resize(std::max(fd + 1, slot_.size() * 2), -1);
-        } catch (...) {
-          merged_[merged++] =
-              Pending{udata, translate(k), (k.flags & EV_CLEAR) != 0, knote_bit(k)};  // unmerged, not lost
-          continue;
-        }
-      }
-      int& s = slot_[fd];
-      if (s >= 0 && merged_[s].udata == udata) {
-        merged_[s].events |= translate(k);
-        merged_[s].edge |= (k.flags & EV_CLEAR) != 0;
-        merged_[s].dispatched |= knote_bit(k);
-      } else {
-        s = merged;
-        merged_[merged++] = Pending{udata, translate(k), (k.flags & EV_CLEAR) != 0, knote_bit(k)};
-      }
-    }
-    bool full = false;
-    for (int i = 0; i < merged; ++i) {
-      const Pending& m = merged_[i];
-      int fd = static_cast<int>(m.udata & 0xffffffffu);
-      if (static_cast<size_t>(fd) < slot_.size()) slot_[fd] = -1;
-      if (full)
-        carry_.push_back(m);  // within the capacity wait() reserved
-      else
-        full = sink.emit(fd, m.events, kWideUdata ? m.udata >> 32 : kNoGeneration) == EventSink::kFull;
-    }
     nready_ = 0;
-    return full;
+    if (woken) {
+      if (!kUserFilter) wake_.drain();
+      sink.woken();
+    }
   }
 
   int signal() noexcept override {
@@ -340,13 +258,6 @@ class KqueueBackend final : public Backend {
   bool owns(xpoll_fd_t fd) const noexcept override { return fd == kq_ || wake_.owns(fd); }
 
  private:
-  struct Pending {
-    uint64_t udata;      // the knote's: descriptor, and generation above it
-    uint32_t events;
-    bool edge;           // holds an EV_CLEAR knote's event: the kernel will not report it again
-    uint8_t dispatched;  // EV_DISPATCH knotes taken (1 read, 2 write): disabled until re-enabled
-  };
-
 #if defined(NOTE_TRIGGER)
   static constexpr unsigned NOTE_TRIGGER_VALUE = NOTE_TRIGGER;
 #else
@@ -386,106 +297,18 @@ class KqueueBackend final : public Backend {
     return !(k.data == EBADF && (change & EV_DELETE) && !kEmulated);
   }
 
-  // A carried event was true when the kernel gave it, and may not be now:
-  // one poll() says what holds now. A closed descriptor is dropped (its
-  // close dropped its knotes too); a level or oneshot event becomes what is
-  // ready now, and a dispatched knote with nothing left is re-enabled,
-  // so that the kernel watches it again; an edge is kept as it is.
-  void refresh_carry() noexcept {
-    if (carry_.empty()) return;
-    size_t n = carry_.size();
-    for (size_t i = 0; i < n; ++i) pfd_[i] = pollfd{static_cast<int>(carry_[i].udata & 0xffffffffu), POLLIN | POLLOUT, 0};
-    if (::poll(pfd_.data(), static_cast<nfds_t>(n), 0) < 0) return;  // keep them: spurious at worst
-    size_t kept = 0;
-    int renable = 0;
-    for (size_t i = 0; i < n; ++i) {
-      Pending c = carry_[i];
-      short rev = pfd_[i].revents;
-      if (rev & POLLNVAL) continue;
-      if (!c.edge) {
-        bool readable = rev & (POLLIN | POLLHUP | POLLERR);
-        bool writable = rev & (POLLOUT | POLLHUP | POLLERR);
-        // The descriptor's readiness now, in both directions (the core keeps
-        // what the interest asks): a carry may hold one knote of the two.
-        c.events = (readable ? XPOLL_IN | (c.events & XPOLL_RDHUP) : 0) | (writable ? XPOLL_OUT : 0) |
-                   (readable || writable ? c.events & (XPOLL_ERR | XPOLL_HUP) : 0);
-        for (short filter : {EVFILT_READ, EVFILT_WRITE}) {
-          uint8_t bit = filter == EVFILT_READ ? 1 : 2;
-          bool gone = filter == EVFILT_READ ? !readable : !writable;
-          if ((c.dispatched & bit) && gone)
-            set(enable_[renable++], pfd_[i].fd, filter, EV_ENABLE | EV_RECEIPT, c.udata);
-        }
-        if (!(c.events & (XPOLL_IN | XPOLL_OUT))) continue;
-      }
-      carry_[kept++] = c;
-    }
-    carry_.resize(kept);
-    // In a buffer of their own: events_ still holds what this wait fetched.
-    if (renable > 0) {
-      struct timespec zero = {0, 0};
-      kevent(kq_, enable_.data(), renable, enable_.data(), renable, &zero);
-    }
+  // The wake: EVFILT_USER's knote, or the self-pipe's read knote.
+  static bool is_wake(const struct kevent& k) {
+    return kq::from_udata(k.udata) == kWakeUdata ||
+           (kUserFilter && k.filter != EVFILT_READ && k.filter != EVFILT_WRITE);
   }
 
   static bool wanted_any(const KernelState& want) { return enabled(want, EVFILT_READ) || enabled(want, EVFILT_WRITE); }
 
-  // Under libkqueue: the file (device and inode) each descriptor number's
-  // knotes were made for, so that a number closed or reused since is known.
-  struct FileId {
-    dev_t dev;
-    ino_t ino;
-  };
-  static bool file_of(xpoll_fd_t fd, FileId& id) {
-    struct stat st;
-    if (fstat(fd, &st) != 0) return false;
-    id = FileId{st.st_dev, st.st_ino};
-    return true;
-  }
-  bool note_file(xpoll_fd_t fd) noexcept {
-    FileId id{};
-    if (!file_of(fd, id)) return true;  // closed: the kernel's answer decides
-    size_t i = static_cast<size_t>(fd);
-    try {
-      if (i >= files_.size()) files_.resize(std::max(i + 1, files_.size() * 2), FileId{});
-    } catch (...) {
-      return false;
-    }
-    files_[i] = id;
-    return true;
-  }
-  bool same_file(xpoll_fd_t fd) const noexcept {
-    FileId id{};
-    size_t i = static_cast<size_t>(fd);
-    return file_of(fd, id) && i < files_.size() && files_[i].dev == id.dev && files_[i].ino == id.ino;
-  }
-
-  static uint8_t knote_bit(const struct kevent& k) {
-    if (!(k.flags & EV_DISPATCH)) return 0;
-    return k.filter == EVFILT_READ ? 1 : 2;
-  }
-
-  static uint32_t translate(const struct kevent& k) {
-    uint32_t ev = 0;
-    if (k.filter == EVFILT_READ) {
-      ev |= XPOLL_IN;
-      if (k.flags & EV_EOF) ev |= XPOLL_RDHUP | (k.fflags ? XPOLL_ERR : 0);
-    } else {
-      ev |= XPOLL_OUT;
-      if (k.flags & EV_EOF) ev |= XPOLL_HUP | (k.fflags ? XPOLL_ERR : 0);
-    }
-    if (k.flags & EV_ERROR) ev |= XPOLL_ERR;
-    return ev;
-  }
-
   std::atomic<int> kq_{-1};  // signal() reads it from any thread; reset() replaces it
   WakeChannel wake_;         // only where EVFILT_USER is missing
-  std::vector<struct kevent> events_;
-  std::vector<Pending> merged_;  // room for a carry and a full events_
-  std::vector<Pending> carry_;   // merged events the last wait had no room for
-  std::vector<pollfd> pfd_;      // refresh_carry()'s poll set
-  std::vector<struct kevent> enable_;  // refresh_carry()'s re-enables and their receipts
-  std::vector<FileId> files_;          // under libkqueue: descriptor -> file its knotes watch
-  std::vector<int> slot_;        // descriptor -> index in merged_, -1 between waits
+  kq::EventMerger events_;
+  kq::KnoteFiles files_;  // under libkqueue: the file each descriptor's knotes watch
   std::vector<struct kevent> batch_, receipts_;
   bool batching_ = false;
   bool fetch_skipped_ = false;  // wait() left the kernel's knotes for collect()

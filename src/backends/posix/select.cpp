@@ -31,8 +31,8 @@
 #include <vector>
 
 #include "core/backend.hpp"
-#include "platform/platform.hpp"
 #include "core/registry.hpp"
+#include "platform/platform.hpp"
 
 namespace xpoll::detail {
 
@@ -82,7 +82,6 @@ class SelectBackend final : public Backend {
     maxfd_ = wake_.read_fd();
     return 0;
   }
-
 
   // Checks the descriptor and grows the sets for it, so that apply() cannot fail.
   int admit(xpoll_fd_t fd) noexcept override {

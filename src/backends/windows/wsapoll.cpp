@@ -24,10 +24,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "core/backend.hpp"
-#include "platform/platform.hpp"
-#include "core/registry.hpp"
 #include "backends/pollset.hpp"
+#include "core/backend.hpp"
+#include "core/registry.hpp"
+#include "platform/platform.hpp"
 
 namespace xpoll::detail {
 
