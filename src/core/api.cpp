@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <new>
 
+#include "core/errors.hpp"
 #include "core/poller.hpp"
 #include "core/registry.hpp"
 #include "xpoll/xpoll.h"
@@ -43,37 +44,6 @@ const BackendInfo* choose(const char* name) noexcept {
     return xpoll::detail::backend_list(n)[0];
   }
   return xpoll::detail::find_backend(name);
-}
-
-struct ErrorText {
-  int code;
-  const char* name;
-  const char* text;
-};
-
-const ErrorText kErrors[] = {
-    {0, "XPOLL_OK", "success"},
-    {XPOLL_EINVAL, "XPOLL_EINVAL", "invalid argument"},
-    {XPOLL_EBADF, "XPOLL_EBADF", "invalid or closed descriptor"},
-    {XPOLL_EEXIST, "XPOLL_EEXIST", "descriptor already registered"},
-    {XPOLL_ENOENT, "XPOLL_ENOENT", "descriptor not registered"},
-    {XPOLL_ENOMEM, "XPOLL_ENOMEM", "out of memory"},
-    {XPOLL_ENOTSUP, "XPOLL_ENOTSUP", "not supported by this backend"},
-    {XPOLL_ENOBACKEND, "XPOLL_ENOBACKEND", "no such backend compiled in"},
-    {XPOLL_EBUSY, "XPOLL_EBUSY", "another thread is already waiting"},
-    {XPOLL_EINTR, "XPOLL_EINTR", "interrupted by a signal"},
-    {XPOLL_ERANGE, "XPOLL_ERANGE", "descriptor number too large for this backend"},
-    {XPOLL_EMFILE, "XPOLL_EMFILE", "process descriptor limit reached"},
-    {XPOLL_ENFILE, "XPOLL_ENFILE", "system descriptor limit reached"},
-    {XPOLL_EFORKED, "XPOLL_EFORKED", "poller was created before fork and cannot be used in the child"},
-    {XPOLL_EPERM, "XPOLL_EPERM", "this backend cannot poll this kind of file"},
-    {XPOLL_EIO, "XPOLL_EIO", "unexpected system error"},
-};
-
-const ErrorText* find_error(int err) noexcept {
-  for (const ErrorText& e : kErrors)
-    if (e.code == err) return &e;
-  return nullptr;
 }
 
 }  // namespace
@@ -167,12 +137,12 @@ XPOLL_API const char* xpoll_version_string(void) {
 }
 
 XPOLL_API const char* xpoll_strerror(int err) {
-  const ErrorText* e = find_error(err);
+  const xpoll::detail::ErrorText* e = xpoll::detail::find_error(err);
   return e ? e->text : "unknown error";
 }
 
 XPOLL_API const char* xpoll_errname(int err) {
-  const ErrorText* e = find_error(err);
+  const xpoll::detail::ErrorText* e = xpoll::detail::find_error(err);
   return e ? e->name : "XPOLL_UNKNOWN";
 }
 
