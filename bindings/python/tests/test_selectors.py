@@ -101,8 +101,16 @@ def test_modify(sel):
     assert sel.modify(a, EVENT_WRITE, "new data") == key3
     with pytest.raises(KeyError):
         sel.modify(b, EVENT_READ)
-    with pytest.raises(ValueError):
-        sel.modify(a, 0)
+    for bad in (0, 4, EVENT_READ | 8):
+        with pytest.raises(ValueError):
+            sel.modify(a, bad, "other data")
+        assert sel.get_key(a) is key3                # a refused modify() changes nothing
+    with pytest.raises(TypeError):
+        sel.modify(a, "1")
+    assert sel.get_key(a) is key3
+    assert sel.modify(fileobj=a, events=EVENT_READ, data="kw").data == "kw"   # by keyword, as selectors take them
+    assert sel.modify(a, EVENT_WRITE, "new data") == key3
+    key3 = sel.get_key(a)
     assert sel.select(2) == [(key3, EVENT_WRITE)]
 
 
@@ -247,3 +255,78 @@ def test_above_fd_setsize(sel):
         for a, b in pairs:
             a.close()
             b.close()
+
+
+def test_arguments_as_the_standard_library_takes_them(sel):
+    a, b = pair()
+    key = sel.register(fileobj=a, events=EVENT_READ, data="kw")
+    assert isinstance(key, selectors.SelectorKey) and key._replace(data=1).data == 1
+    assert key == selectors.SelectorKey(a, a.fileno(), EVENT_READ, "kw")
+    with pytest.raises(TypeError):
+        sel.register(b)                              # events missing
+    with pytest.raises(TypeError):
+        sel.register(b, EVENT_READ, None, None)      # one too many
+    with pytest.raises(TypeError):
+        sel.register(b, EVENT_READ, colour="red")
+    with pytest.raises(TypeError):
+        sel.register(b, "1")
+    with pytest.raises(ValueError):
+        sel.register(b, 1 << 70)
+
+    class BadFileno:
+        def __init__(self, value):
+            self.value = value
+
+        def fileno(self):
+            return self.value
+
+    for bad in (BadFileno("x"), BadFileno(None), BadFileno(-3)):
+        with pytest.raises(ValueError):
+            sel.register(bad, EVENT_READ)
+    with pytest.raises(ValueError):
+        sel.register(1 << 40, EVENT_READ)            # beyond any descriptor
+    with pytest.raises(KeyError):
+        sel.unregister(1 << 40)
+    assert len(sel.get_map()) == 1
+    b.send(b"x")
+    a.send(b"y")
+    assert sel.select(timeout=2) == [(key, EVENT_READ)]
+    with pytest.raises(TypeError):
+        sel.select(1, 2)
+
+
+def test_a_second_select_while_one_waits_is_refused(sel):
+    import errno
+    import threading
+    a, b = pair()
+    sel.register(a, EVENT_READ)
+    waiter = threading.Thread(target=sel.select, args=(5,))
+    waiter.start()
+    try:
+        deadline = time.monotonic() + 5
+        err = None
+        while err is None and time.monotonic() < deadline:
+            try:
+                sel.select(0)
+                time.sleep(0.01)                     # the waiter may not be inside its wait yet
+            except OSError as e:
+                err = e
+        assert err is not None and err.errno == errno.EBUSY
+    finally:
+        sel.wake()
+        waiter.join(10)
+    assert not waiter.is_alive()
+
+
+def test_a_selector_in_a_reference_cycle_is_collected(backend):
+    import gc
+    import weakref
+    s = XpollSelector(backend)
+    a, b = pair()
+    s.register(a, EVENT_READ, s)                     # the key's data refers to the selector
+    ref = weakref.ref(s)
+    del s
+    gc.collect()
+    assert ref() is None
+    a.close()
+    b.close()

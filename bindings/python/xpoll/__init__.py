@@ -6,7 +6,8 @@
         for fd, events, data in p.poll(1.0):
             ...
 
-xpoll.selectors.XpollSelector is a selectors.BaseSelector for asyncio and selector-based code.
+xpoll.selectors.XpollSelector is a selectors.BaseSelector for selector-based code; xpoll.asyncio runs asyncio on
+it; `python -m xpoll.probe` is the xpoll-probe tool. The package carries the libxpoll it was built with.
 """
 import ctypes as _ctypes
 import errno as _errno
@@ -17,6 +18,7 @@ import struct as _struct
 import sys as _sys
 import time as _time
 
+from . import _header as _h
 from . import _lib
 from ._lib import lib as _clib
 
@@ -25,26 +27,18 @@ from ._lib import lib as _clib
 __all__ = ["Poller", "backends", "backend_capabilities", "limits", "raise_nofile", "probe", "version",
            "IN", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "WAIT_MAX", "UNLIMITED"]
 
-# Event and mode bits (xpoll.h).
-IN = 0x0001
-OUT = 0x0004
-ERR = 0x0008
-HUP = 0x0010
-RDHUP = 0x2000
-ONESHOT = 0x10000
-EDGE = 0x20000
+# Event and mode bits, capabilities, error codes: restated in _header, which the tests check against xpoll.h.
+IN, OUT, ERR, HUP, RDHUP = _h.IN, _h.OUT, _h.ERR, _h.HUP, _h.RDHUP
+ONESHOT, EDGE = _h.ONESHOT, _h.EDGE
 _MODES = {"level": 0, "oneshot": ONESHOT, "edge": EDGE}
+_CAPS = _h.CAPABILITIES
 
-_CAPS = {0x01: "oneshot", 0x02: "edge", 0x04: "rdhup", 0x08: "nonsocket", 0x10: "unbounded", 0x20: "live_changes",
-         0x40: "hangup"}
-
-# Error codes (xpoll.h) and what each becomes in Python.
-(_EINVAL, _EBADF, _EEXIST, _ENOENT, _ENOMEM, _ENOTSUP, _ENOBACKEND, _EBUSY, _EINTR, _ERANGE, _EMFILE, _ENFILE, _EFORKED,
- _EPERM, _EIO) = range(-1, -16, -1)
-_ERRNO = {_EBADF: _errno.EBADF, _EEXIST: _errno.EEXIST, _ENOENT: _errno.ENOENT, _ENOTSUP: _errno.ENOTSUP,
-          _EBUSY: _errno.EBUSY, _ERANGE: _errno.ERANGE, _EMFILE: _errno.EMFILE, _ENFILE: _errno.ENFILE,
-          _EPERM: _errno.EPERM, _EIO: _errno.EIO}
-WAIT_MAX = 1048576
+# Error codes and what each becomes in Python.
+_EINVAL, _ENOMEM, _ENOBACKEND, _EINTR, _EFORKED = _h.EINVAL, _h.ENOMEM, _h.ENOBACKEND, _h.EINTR, _h.EFORKED
+_ERRNO = {_h.EBADF: _errno.EBADF, _h.EEXIST: _errno.EEXIST, _h.ENOENT: _errno.ENOENT, _h.ENOTSUP: _errno.ENOTSUP,
+          _h.EBUSY: _errno.EBUSY, _h.ERANGE: _errno.ERANGE, _h.EMFILE: _errno.EMFILE, _h.ENFILE: _errno.ENFILE,
+          _h.EPERM: _errno.EPERM, _h.EIO: _errno.EIO, _h.EINTR: _errno.EINTR}
+WAIT_MAX = _h.WAIT_MAX
 _INT_MIN, _INT_MAX = -0x80000000, 0x7fffffff
 UNLIMITED = _math.inf
 _EVENT_SIZE = _ctypes.sizeof(_lib.Event)
@@ -353,9 +347,9 @@ class Poller:
 # -- the probe ---------------------------------------------------------------------------------------------
 
 def _limit_value(v):
-    if v == -1:
+    if v == _h.LIMIT_UNKNOWN:
         return None
-    if v == 0x7fffffffffffffff:
+    if v == _h.LIMIT_INFINITE:
         return UNLIMITED
     return v
 
@@ -369,7 +363,7 @@ def limits():
     if rc < 0:
         raise _error(rc)
     out = {}
-    for name in _lib.LIMIT_FIELDS:
+    for name in _h.LIMIT_FIELDS:
         f = getattr(l, name)
         out[name] = {"value": _limit_value(f.value) if f.source else None,
                      "source": f.source.decode() if f.source else None}
@@ -385,7 +379,7 @@ def raise_nofile():
     return _limit_value(before.value), _limit_value(after.value)
 
 
-_STEPS = {"descriptors": 0x1, "backends": 0x2, "connections": 0x4}
+_STEPS = {"descriptors": _h.PROBE_DESCRIPTORS, "backends": _h.PROBE_BACKENDS, "connections": _h.PROBE_CONNECTIONS}
 
 
 def probe(steps=("descriptors", "backends"), *, max_descriptors=0, connections=0, timeout=0, ready=0, backend=None):
@@ -424,18 +418,18 @@ def probe(steps=("descriptors", "backends"), *, max_descriptors=0, connections=0
         raise _error(rc)
     err = lambda e: _clib.xpoll_errname(e).decode() if e else None  # noqa: E731
     out = {"descriptors": None, "backends": [], "connections": None}
-    if r.steps & 0x1:
+    if r.steps & _h.PROBE_DESCRIPTORS:
         out["descriptors"] = {"opened": r.descriptors, "seconds": r.descriptors_ns / 1e9,
                               "bytes_each": None if r.descriptor_bytes < 0 else r.descriptor_bytes,
                               "stopped_by": err(r.descriptors_error)}
-    for b in r.backends[:min(r.backend_count, _lib.PROBE_MAX_BACKENDS)]:
+    for b in r.backends[:min(r.backend_count, _h.PROBE_MAX_BACKENDS)]:
         out["backends"].append({"name": b.name.decode(), "capabilities": _cap_names(b.capabilities),
                                 "passed": bool(b.passed), "max_fd": b.max_fd, "registered": b.registered,
                                 "highest_fd": b.highest_fd, "ready_expected": b.ready_expected,
                                 "ready_reported": b.ready_reported, "wrong_reported": b.wrong_reported,
                                 "register_seconds": b.register_ns / 1e9, "wait_seconds": b.wait_ns / 1e9,
                                 "error": err(b.error)})
-    if r.steps & 0x4:
+    if r.steps & _h.PROBE_CONNECTIONS:
         out["connections"] = {"tried": r.connections_tried, "held": r.connections_held,
                               "seconds": r.connections_ns / 1e9,
                               "bytes_each": None if r.connection_bytes < 0 else r.connection_bytes,

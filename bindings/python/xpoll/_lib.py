@@ -4,61 +4,10 @@ import ctypes.util
 import os
 import sys
 
-__all__ = ["lib", "Event", "Limit", "Limits", "ProbeOptions", "ProbeBackend", "ProbeResult", "PROBE_MAX_BACKENDS"]
+from ._header import VERSION_MAJOR as _MAJOR
+from ._header import Event, Limit, Limits, ProbeBackend, ProbeOptions, ProbeResult, fd_t as _fd_t
 
-if sys.platform == "win32":
-    _fd_t = ctypes.c_size_t  # SOCKET
-else:
-    _fd_t = ctypes.c_int
-
-
-class Event(ctypes.Structure):
-    """xpoll_event_t."""
-    _fields_ = [("data", ctypes.c_uint64), ("fd", _fd_t), ("events", ctypes.c_uint32)]
-
-
-class Limit(ctypes.Structure):
-    """xpoll_limit_t."""
-    _fields_ = [("value", ctypes.c_int64), ("source", ctypes.c_char_p)]
-
-
-LIMIT_FIELDS = ("nofile_soft", "nofile_hard", "nr_open", "file_max", "files_in_use", "maxfilesperproc", "open_max",
-                "fd_setsize", "stdio_max", "open_now", "ephemeral_ports")
-
-
-class Limits(ctypes.Structure):
-    """xpoll_limits_t."""
-    _fields_ = [("size", ctypes.c_uint32), ("reserved", ctypes.c_uint32)] + [(n, Limit) for n in LIMIT_FIELDS]
-
-
-PROBE_MAX_BACKENDS = 8
-
-
-class ProbeOptions(ctypes.Structure):
-    """xpoll_probe_options_t."""
-    _fields_ = [("size", ctypes.c_uint32), ("steps", ctypes.c_uint32), ("max_descriptors", ctypes.c_int64),
-                ("connections", ctypes.c_int64), ("timeout_ms", ctypes.c_int32), ("ready", ctypes.c_int32),
-                ("backend", ctypes.c_char_p), ("progress", ctypes.c_void_p), ("progress_arg", ctypes.c_void_p)]
-
-
-class ProbeBackend(ctypes.Structure):
-    """xpoll_probe_backend_t."""
-    _fields_ = [("name", ctypes.c_char * 16), ("capabilities", ctypes.c_uint32), ("passed", ctypes.c_int32),
-                ("max_fd", ctypes.c_int64), ("registered", ctypes.c_int64), ("highest_fd", ctypes.c_int64),
-                ("ready_expected", ctypes.c_int32), ("ready_reported", ctypes.c_int32),
-                ("wrong_reported", ctypes.c_int32), ("error", ctypes.c_int32), ("register_ns", ctypes.c_int64),
-                ("wait_ns", ctypes.c_int64)]
-
-
-class ProbeResult(ctypes.Structure):
-    """xpoll_probe_result_t."""
-    _fields_ = [("size", ctypes.c_uint32), ("steps", ctypes.c_uint32), ("descriptors", ctypes.c_int64),
-                ("descriptors_ns", ctypes.c_int64), ("descriptor_bytes", ctypes.c_int64),
-                ("descriptors_error", ctypes.c_int32), ("backend_count", ctypes.c_int32),
-                ("backends", ProbeBackend * PROBE_MAX_BACKENDS), ("connections_tried", ctypes.c_int64),
-                ("connections_held", ctypes.c_int64), ("connections_ns", ctypes.c_int64),
-                ("connection_bytes", ctypes.c_int64), ("connections_error", ctypes.c_char * 24)]
-
+__all__ = ["lib", "FUNCTIONS", "Event", "Limit", "Limits", "ProbeOptions", "ProbeBackend", "ProbeResult"]
 
 _NAMES = {"linux": ["libxpoll.so.1", "libxpoll.so"], "darwin": ["libxpoll.1.dylib", "libxpoll.dylib"],
           "win32": ["xpoll.dll", "libxpoll.dll"]}
@@ -101,7 +50,9 @@ lib = _load()
 
 _c = ctypes
 _P = _c.c_void_p
-for name, res, args in [
+# Every C function the package calls, with its result and argument types (tests/test_header.py checks the
+# names and argument counts against the header).
+FUNCTIONS = [
     ("xpoll_create", _c.c_int, [_c.POINTER(_P), _c.c_char_p, _c.c_uint32]),
     ("xpoll_destroy", None, [_P]),
     ("xpoll_add", _c.c_int, [_P, _fd_t, _c.c_uint32, _c.c_uint64]),
@@ -121,10 +72,11 @@ for name, res, args in [
     ("xpoll_read_limits", _c.c_int, [_c.POINTER(Limits)]),
     ("xpoll_raise_nofile", _c.c_int, [_c.POINTER(_c.c_int64), _c.POINTER(_c.c_int64)]),
     ("xpoll_probe", _c.c_int, [_c.POINTER(ProbeOptions), _c.POINTER(ProbeResult)]),
-]:
+]
+for name, res, args in FUNCTIONS:
     f = getattr(lib, name)
     f.restype = res
     f.argtypes = args
 
-if lib.xpoll_version() // 10000 != 1:
-    raise ImportError(f"xpoll: this package needs libxpoll 1.x, found {lib.xpoll_version_string().decode()}")
+if lib.xpoll_version() // 10000 != _MAJOR:
+    raise ImportError(f"xpoll: this package needs libxpoll {_MAJOR}.x, found {lib.xpoll_version_string().decode()}")
