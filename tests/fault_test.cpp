@@ -114,11 +114,13 @@ TEST_P(Fault, AtTheDescriptorLimitCreateIsEmfileAndAddWorks) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     // A poller and a socket made first; then the descriptor table is filled.
-    // (Making a poller of this backend first also matters to UBSan: at a
-    // full table its vptr check cannot probe memory for a type it has not
-    // seen yet, and calls the object invalid.)
+    // (Making a poller of this backend first, and waiting on it once, also
+    // matters to UBSan: at a full table its vptr check cannot probe memory
+    // for a type it has not seen called yet, and calls the object invalid.)
     xpoll_t* early = nullptr;
     if (xpoll_create(&early, GetParam().c_str(), 0) != 0) _exit(10);
+    xpoll_event_t seen[1];
+    if (xpoll_wait(early, seen, 1, 0) != 0) _exit(11);
     Pair s = Pair::make();
     std::vector<int> fds;
     for (int i = 0; i < 100000; ++i) {
