@@ -84,7 +84,9 @@ unsigned short mode_flags(uint32_t want, short filter) {
 class KqueueBackend final : public Backend {
  public:
   ~KqueueBackend() override {
-    if (kq_ >= 0) ::close(kq_);
+    // A kqueue is not inherited by a forked child (libkqueue closes it there
+    // too): in the child its number may be another's, a new kqueue's even.
+    if (kq_ >= 0 && fork_generation() == fork_generation_) ::close(kq_);
   }
 
   int open() {
@@ -95,6 +97,7 @@ class KqueueBackend final : public Backend {
     int kq = -1;
     int rc = open_kqueue(kq);
     kq_ = kq;
+    fork_generation_ = fork_generation();
     return rc;
   }
 
@@ -195,11 +198,12 @@ class KqueueBackend final : public Backend {
 
   int wait(int max, int timeout_ms) noexcept override {
     // A descriptor can bring two knotes, so up to twice the caller's array
-    // is asked for: with fewer, its write knote could wait in the kernel for
-    // the next call while its read knote is reported alone. What then does
-    // not fit is carried to the next wait (which does not block), never
-    // dropped: an edge or oneshot knote taken from the kernel exists nowhere else.
-    fetch_max_ = 2 * max;
+    // is asked for, and one more for the wake: with fewer, its write knote
+    // could wait in the kernel for the next call while its read knote is
+    // reported alone (libkqueue even drops it). What then does not fit is
+    // carried to the next wait (which does not block), never dropped: an
+    // edge or oneshot knote taken from the kernel exists nowhere else.
+    fetch_max_ = 2 * max + 1;
     if (events_.reserve(static_cast<size_t>(fetch_max_)) != 0) return XPOLL_ENOMEM;
     // The carry alone fills the caller's array: take nothing new. This keeps
     // the carry below twice the largest array seen.
@@ -313,6 +317,7 @@ class KqueueBackend final : public Backend {
   bool batching_ = false;
   bool fetch_skipped_ = false;  // wait() left the kernel's knotes for collect()
   int fetch_max_ = 0;
+  unsigned fork_generation_ = 0;  // the process's at open(): the kqueue is that process's
   int nready_ = 0;
 };
 
