@@ -7,22 +7,28 @@ use Carp qw(croak);
 use Errno ();
 use File::Basename qw(dirname);
 use File::Spec;
-use FFI::CheckLib qw(find_lib);
-use FFI::Platypus 2.00;
-use FFI::Platypus::Buffer qw(scalar_to_buffer);
 use Scalar::Util qw(looks_like_number openhandle);
-use Time::HiRes ();
 
-our $VERSION = '1.00';
+our $VERSION;
+BEGIN { $VERSION = '1.00' }
+
+# The calls into the library are XS (XPoll.xs); the constants are the header's, as XPoll.xs was
+# compiled against it (t/03-header.t checks that nothing of the header is missing here).
+our %C;
+BEGIN {
+  require XSLoader;
+  XSLoader::load('XPoll', $VERSION);
+  %C = _constants();
+}
 
 use constant {
-  IN      => 0x0001,
-  OUT     => 0x0004,
-  ERR     => 0x0008,
-  HUP     => 0x0010,
-  RDHUP   => 0x2000,
-  ONESHOT => 0x10000,
-  EDGE    => 0x20000,
+  IN      => $C{XPOLL_IN},
+  OUT     => $C{XPOLL_OUT},
+  ERR     => $C{XPOLL_ERR},
+  HUP     => $C{XPOLL_HUP},
+  RDHUP   => $C{XPOLL_RDHUP},
+  ONESHOT => $C{XPOLL_ONESHOT},
+  EDGE    => $C{XPOLL_EDGE},
 };
 
 use Exporter qw(import);
@@ -30,56 +36,71 @@ our @EXPORT_OK   = qw(IN OUT ERR HUP RDHUP ONESHOT EDGE);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 my %MODE = (level => 0, oneshot => ONESHOT, edge => EDGE);
-my %CAP  = (0x01 => 'oneshot', 0x02 => 'edge', 0x04 => 'rdhup', 0x08 => 'nonsocket', 0x10 => 'unbounded',
-            0x20 => 'live_changes', 0x40 => 'hangup');
-my %ERRNO = (-2 => Errno::EBADF(), -3 => Errno::EEXIST(), -4 => Errno::ENOENT(), -5 => Errno::ENOMEM(),
-             -6 => (eval { Errno::ENOTSUP() } // Errno::EOPNOTSUPP()), -8 => Errno::EBUSY(), -9 => Errno::EINTR(),
-             -10 => Errno::ERANGE(), -11 => Errno::EMFILE(), -12 => Errno::ENFILE(), -14 => Errno::EPERM(),
-             -15 => Errno::EIO(), -1 => Errno::EINVAL());
-use constant { _EINTR => -9, _ENOBACKEND => -7, _WAIT_MAX => 1048576 };
+
+# What Perl calls each capability bit and each error code: every XPOLL_CAP_* and XPOLL_E* of the
+# header has its entry (t/03-header.t). An error code without an errno of its own sets $! to EIO.
+our %CAP_NAME = (XPOLL_CAP_ONESHOT => 'oneshot', XPOLL_CAP_EDGE => 'edge', XPOLL_CAP_RDHUP => 'rdhup',
+                 XPOLL_CAP_NONSOCKET => 'nonsocket', XPOLL_CAP_UNBOUNDED => 'unbounded',
+                 XPOLL_CAP_LIVE_CHANGES => 'live_changes', XPOLL_CAP_HANGUP => 'hangup');
+our %ERRNO_OF = (XPOLL_EINVAL => 'EINVAL', XPOLL_EBADF => 'EBADF', XPOLL_EEXIST => 'EEXIST',
+                 XPOLL_ENOENT => 'ENOENT', XPOLL_ENOMEM => 'ENOMEM', XPOLL_ENOTSUP => 'ENOTSUP',
+                 XPOLL_ENOBACKEND => undef, XPOLL_EBUSY => 'EBUSY', XPOLL_EINTR => 'EINTR',
+                 XPOLL_ERANGE => 'ERANGE', XPOLL_EMFILE => 'EMFILE', XPOLL_ENFILE => 'ENFILE',
+                 XPOLL_EFORKED => undef, XPOLL_EPERM => 'EPERM', XPOLL_EIO => 'EIO');
+my %CAP   = map { $C{$_} => $CAP_NAME{$_} } keys %CAP_NAME;
+my %ERRNO = map { $C{$_} => _errno($ERRNO_OF{$_}) } grep { defined $ERRNO_OF{$_} } keys %ERRNO_OF;
+use constant { _ENOBACKEND => $C{XPOLL_ENOBACKEND} };
+
+sub _errno {
+  my ($name) = @_;
+  return Errno::EOPNOTSUPP() if $name eq 'ENOTSUP' && !defined eval { Errno::ENOTSUP() };
+  return Errno->can($name)->();
+}
 
 # ---- the library ------------------------------------------------------------------------------------
 
+# How this build was made (written by Makefile.PL): where the library it built or found is.
+my %BUILD = eval { require XPoll::BuildInfo; %XPoll::BuildInfo::INFO };
 my @LOOKED;
 
+# The library's path: $XPOLL_LIBRARY, the copy installed beside this module's XS object
+# (auto/XPoll/), beside XPoll.pm, the installed library Makefile.PL found, then the system's.
 sub _library {
   if (defined(my $env = $ENV{XPOLL_LIBRARY})) {
     croak "XPoll: XPOLL_LIBRARY=$env does not exist" unless -e $env;
     return $env;
   }
+  my @dirs;
+  push @dirs, map { dirname($_) } grep { m{[\\/]auto[\\/]XPoll[\\/]XPoll\.\w+$} } @DynaLoader::dl_shared_objects;
   my $here = dirname(File::Spec->rel2abs(__FILE__));
-  for my $dir ($here, File::Spec->catdir($here, 'XPoll')) {
-    for my $name (qw(libxpoll.so.1 libxpoll.so libxpoll.1.dylib libxpoll.dylib xpoll.dll)) {
+  push @dirs, $here, File::Spec->catdir($here, 'XPoll');
+  for my $dir (@dirs) {
+    for my $name (qw(libxpoll.so.1 libxpoll.1.dylib)) {
       my $path = File::Spec->catfile($dir, $name);
       return $path if -e $path;
       push @LOOKED, "beside the module: $path";
     }
   }
-  my $found = find_lib(lib => 'xpoll');
-  push @LOOKED, "the system (FFI::CheckLib find_lib(lib => 'xpoll'): library paths, LD_LIBRARY_PATH)";
-  return $found if $found;
-  croak "XPoll: cannot find the xpoll C library (libxpoll.so.1). Looked at:\n  " . join("\n  ", @LOOKED) .
-    "\nSet XPOLL_LIBRARY to its path, put it beside XPoll.pm, or install it";
+  if (my $installed = $BUILD{library}) {
+    return $installed if -e $installed;
+    push @LOOKED, "the installed library found when XPoll was built: $installed";
+  }
+  push @LOOKED, "the system's library path (libxpoll.so.1: ld.so.cache, LD_LIBRARY_PATH)";
+  return 'libxpoll.so.1';
 }
 
-my $ffi = FFI::Platypus->new(api => 2, lib => [_library()]);
-$ffi->attach([xpoll_create               => '_create']       => ['opaque*', 'string', 'uint32'] => 'int');
-$ffi->attach([xpoll_destroy              => '_destroy']      => ['opaque']                      => 'void');
-$ffi->attach([xpoll_add                  => '_add']          => ['opaque', 'int', 'uint32', 'uint64'] => 'int');
-$ffi->attach([xpoll_modify               => '_modify']       => ['opaque', 'int', 'uint32', 'uint64'] => 'int');
-$ffi->attach([xpoll_remove               => '_remove']       => ['opaque', 'int']               => 'int');
-$ffi->attach([xpoll_wait                 => '_wait']         => ['opaque', 'opaque', 'int', 'int'] => 'int');
-$ffi->attach([xpoll_wake                 => '_wake']         => ['opaque']                      => 'int');
-$ffi->attach([xpoll_backend              => '_backend']      => ['opaque']                      => 'string');
-$ffi->attach([xpoll_capabilities         => '_caps']         => ['opaque']                      => 'uint32');
-$ffi->attach([xpoll_backends             => '_backends']     => ['opaque', 'int']               => 'int');
-$ffi->attach([xpoll_backend_capabilities => '_backend_caps'] => ['string']                      => 'int');
-$ffi->attach([xpoll_version_string       => 'version']       => []                              => 'string');
-$ffi->attach([xpoll_strerror             => '_strerror']     => ['int']                         => 'string');
-$ffi->attach([xpoll_errname              => '_errname']      => ['int']                         => 'string');
-$ffi->attach([xpoll_read_limits          => '_read_limits']  => ['opaque']                      => 'int');
+{
+  my $path = _library();
+  eval { _load($path); 1 } or do {
+    my $err = $@;
+    croak $err unless $path eq 'libxpoll.so.1';
+    croak "XPoll: cannot find the xpoll C library (libxpoll.so.1). Looked at:\n  " . join("\n  ", @LOOKED) .
+      "\nSet XPOLL_LIBRARY to its path, put it beside XPoll.pm, or install it";
+  };
+}
 
-my $EVENT_SIZE = 16;    # xpoll_event_t on POSIX: uint64 data, int fd, uint32 events
+# The library in use, as the dynamic loader opened it.
+sub library { _loaded_from() }
 
 sub _fail {
   my ($what, $rc, $fd) = @_;
@@ -89,15 +110,9 @@ sub _fail {
   croak $msg;
 }
 
-# ---- class methods ----------------------------------------------------------------------------------
+sub CLONE_SKIP { 1 }    # a poller belongs to the interpreter (and process) that made it
 
-sub backends {
-  my $n     = _backends(undef, 0);
-  my $buf   = "\0" x (8 * $n);
-  my ($ptr) = scalar_to_buffer($buf);
-  _backends($ptr, $n);
-  return map { $ffi->cast('opaque' => 'string', $_) } unpack("Q$n", $buf);
-}
+# ---- class methods ----------------------------------------------------------------------------------
 
 sub backend_capabilities {
   my ($class, $name) = @_;
@@ -113,22 +128,11 @@ sub _cap_names {
 }
 
 sub limits {
-  # xpoll_limits_t: uint32 size, uint32 reserved, then eleven { int64 value; const char *source; }.
-  my @names = qw(nofile_soft nofile_hard nr_open file_max files_in_use maxfilesperproc open_max fd_setsize
-                 stdio_max open_now ephemeral_ports);
-  my $size  = 8 + 16 * @names;
-  my $buf   = pack('L', $size) . ("\0" x ($size - 4));
-  my ($ptr) = scalar_to_buffer($buf);
-  my $rc    = _read_limits($ptr);
-  _fail('limits', $rc) if $rc < 0;
-  my (undef, undef, @fields) = unpack('L L (q Q)' . scalar(@names), $buf);
+  my @fields = _read_limits();
   my %out;
-  for my $name (@names) {
-    my ($value, $source) = splice @fields, 0, 2;
-    $out{$name} = {
-      source => $source ? $ffi->cast('opaque' => 'string', $source) : undef,
-      value  => !$source || $value == -1 ? undef : $value == 9223372036854775807 ? 'unlimited' : $value,
-    };
+  for my $name (_limit_names()) {
+    my ($source, $value, $infinite) = splice @fields, 0, 3;
+    $out{$name} = { source => $source, value => $infinite ? 'unlimited' : $value };
   }
   return \%out;
 }
@@ -139,37 +143,16 @@ sub new {
   my ($class, %opt) = @_;
   _check_options('new', \%opt, 'backend');
   my $backend = $opt{backend};
-  my $handle;
-  my $rc = _create(\$handle, $backend, 0);
-  if ($rc == _ENOBACKEND) {
+  my $self = _create($class, $backend);
+  return $self if ref $self;
+  if ($self == _ENOBACKEND) {
     my $name = $backend // $ENV{XPOLL_BACKEND} // '';
     croak "XPoll: no backend '$name' is compiled in (compiled: " . join(', ', backends()) . ")";
   }
-  _fail('new', $rc) if $rc < 0;
-  my $self = bless { h => $handle, reg => {}, cap => 0 }, $class;
-  return $self;
+  _fail('new', $self);
 }
 
-sub DESTROY {
-  my ($self) = @_;
-  $self->close;
-}
-
-sub close {
-  my ($self) = @_;
-  _destroy(delete $self->{h}) if defined $self->{h};
-  $self->{reg} = {};
-  return;
-}
-
-sub _h {
-  my ($self) = @_;
-  croak "XPoll: this poller is closed" unless defined $self->{h};
-  return $self->{h};
-}
-
-sub backend      { _backend($_[0]->_h) }
-sub capabilities { _cap_names(_caps($_[0]->_h)) }
+sub capabilities { _cap_names(_caps($_[0])) }
 
 # A descriptor number from a filehandle (glob, IO::Handle) or a number.
 sub _fd {
@@ -223,85 +206,40 @@ sub _mask {
   return $events;
 }
 
-sub add {
+# add, modify, remove and wait are XS (XPoll.xs); these are their slow paths, for what is not a
+# filehandle or descriptor number with a numeric mask and no options: they validate, croak with $!
+# set, and call the raw XS calls.
+sub _add_slow {
   my ($self, $fh, $events, $data, @opt) = @_;
   my $opt = _options('add', \@opt, 'mode');
   my $fd  = _fd('add', $fh);
-  my $rc  = _add($self->_h, $fd, _mask('add', $events, $opt->{mode}), 0);
-  _fail('add', $rc, $fd) if $rc < 0;
-  $self->{reg}{$fd} = [$fh, $data];
+  $self->_add_fd($fd, _mask('add', $events, $opt->{mode}), $fh, $data);
   return $self;
 }
 
-sub modify {
+sub _modify_slow {
   my ($self, $fh, $events, @data) = @_;
-  my $opt = _options('modify', [@data[1 .. $#data]], 'mode');
-  my $fd  = _fd('modify', $fh);
-  my $rc  = _modify($self->_h, $fd, _mask('modify', $events, $opt->{mode}), 0);
-  _fail('modify', $rc, $fd) if $rc < 0;
-  $self->{reg}{$fd}[1] = $data[0] if @data;
+  my $opt  = _options('modify', [@data[1 .. $#data]], 'mode');
+  my $fd   = _fd('modify', $fh);
+  my $mask = _mask('modify', $events, $opt->{mode});
+  $self->_modify_fd($fd, $mask, @data ? $data[0] : ());
   return $self;
 }
 
-sub remove {
+sub _remove_slow {
   my ($self, $fh) = @_;
-  my $fd = _fd('remove', $fh);
-  my $rc = _remove($self->_h, $fd);
-  _fail('remove', $rc, $fd) if $rc < 0;
-  my $reg = delete $self->{reg}{$fd};
-  return $reg ? $reg->[1] : undef;
+  return $self->_remove_fd(_fd('remove', $fh));
 }
 
-sub registered { scalar keys %{ $_[0]->{reg} } }
-
-sub wait {
-  my ($self, $timeout, $max) = @_;
-  return @{ $self->_wait_events($timeout, $max, 0) };
-}
-
-# The wait itself, returning the events as an array reference. A signal runs its %SIG handler (on the
-# way back into Perl) and the wait goes on with the time left; when $interruptible is true, the wait
-# returns undef instead, with $! set to EINTR, as poll(2) and IO::Poll do.
+# The wait, as an array reference, or undef with $! EINTR when a signal came and $interruptible.
 sub _wait_events {
   my ($self, $timeout, $max, $interruptible) = @_;
-  my $h = $self->_h;
-  $max //= keys %{ $self->{reg} } || 1;
-  croak "XPoll: wait: max must be between 1 and " . _WAIT_MAX unless looks_like_number($max) && $max >= 1 && $max <= _WAIT_MAX;
-  my $ms = !defined $timeout || $timeout < 0 ? -1 : int($timeout * 1000 + 0.999999);
-  $ms = 0x7fffffff if $ms > 0x7fffffff;
-  my $deadline = $ms > 0 ? Time::HiRes::time() + $ms / 1000 : undef;
-  my $buf = "\0" x ($EVENT_SIZE * $max);
-  my ($ptr) = scalar_to_buffer($buf);
-  my $n;
-  while (1) {
-    $n = _wait($h, $ptr, $max, $ms);
-    last unless $n == _EINTR;
-    # Back in Perl: the pending signal handler has run (a die in it propagates from here).
-    if ($interruptible) {
-      $! = Errno::EINTR();    # set after the handler, which may have changed it
-      return undef;
-    }
-    if (defined $deadline) {
-      $ms = int(($deadline - Time::HiRes::time()) * 1000 + 0.999999);
-      $ms = 0 if $ms < 0;    # past the deadline: do not block (-1 would mean for ever)
-    }
-  }
-  _fail('wait', $n) if $n < 0;
+  return [$self->wait($timeout, $max)] unless $interruptible;
+  my @flat = $self->_wait_fds($timeout, $max, 1);
+  return undef if @flat == 1 && !defined $flat[0];
   my @out;
-  my $reg = $self->{reg};
-  for my $i (0 .. $n - 1) {
-    my (undef, $fd, $events) = unpack('Q l L', substr($buf, $i * $EVENT_SIZE, $EVENT_SIZE));
-    my $r = $reg->{$fd} or next;
-    push @out, [$r->[0], $events, $r->[1]];
-  }
+  push @out, [splice @flat, 0, 2] while @flat;
   return \@out;
-}
-
-sub wake {
-  my ($self) = @_;
-  my $rc = _wake($self->_h);
-  _fail('wake', $rc) if $rc < 0;
-  return;
 }
 
 1;
@@ -332,13 +270,25 @@ XPoll - every xpoll backend (epoll, kqueue, poll, select) from Perl
 
 =head1 DESCRIPTION
 
-XPoll drives the xpoll C library through L<FFI::Platypus>, which needs no compiler when the
-distribution is installed and costs about 85 ns a call; the wait loop, the only hot path, is one
-call per wait. (XS would be a little faster per call, but would tie each install to a compiler and
-to the perl it was built for.)
+XPoll drives the xpoll C library through a small XS module: C<add>, C<modify>, C<remove> and
+C<wait> are one XS call each, checked and translated in C; what they are not given in the common
+form (a filehandle or descriptor number, a numeric mask, no options) is checked in Perl, with the
+same errors. The constants come from the header the XS module was compiled against, and a test
+checks them against it.
 
-The library is looked for in C<$XPOLL_LIBRARY> (a path), then beside F<XPoll.pm>, then where
-L<FFI::CheckLib> finds system libraries. When none is found, the error names every place looked at.
+The library is opened at run time, from the first of: C<$XPOLL_LIBRARY> (a path); the copy
+installed beside the XS module (F<auto/XPoll/libxpoll.so.1>, when the distribution built libxpoll
+from its sources); beside F<XPoll.pm>; the installed library C<perl Makefile.PL> found (C<pkg-config
+xpoll>, or C<$XPOLL_LIBRARY> at build time); the system's library path. When none is found, the
+error names every place looked at.
+
+=head2 Building
+
+C<perl Makefile.PL> says where libxpoll will come from: an installed one (C<$XPOLL_LIBRARY>, or
+C<pkg-config xpoll>), or this repository's sources (C<../..>, or C<$XPOLL_SOURCE_DIR>), built with
+CMake during C<make> (with the kqueue backend when libkqueue is found in
+C<$XPOLL_LIBKQUEUE_ROOT>, F</opt/libkqueue>, F</usr/local> or by pkg-config; C<XPOLL_KQUEUE=0>
+leaves it out) and installed with the module. C<make install> then needs no C<LD_LIBRARY_PATH>.
 
 =head1 METHODS
 
@@ -418,6 +368,12 @@ with C<$!> set to C<EINTR>.
   $poller->wake;
 
 Makes a C<wait> in progress return (or the next one). Usable from a signal handler of this process.
+
+=head2 library
+
+  my $path = XPoll->library;
+
+The file the C library was loaded from.
 
 =head2 backend, capabilities, registered
 

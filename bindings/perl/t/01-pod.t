@@ -4,7 +4,7 @@ use Test::More;
 use Pod::Checker;
 
 # The POD parses cleanly, and every public method of each module has its own section.
-for my $module ('lib/XPoll.pm', 'lib/XPoll/Poll.pm') {
+for my $module ('lib/XPoll.pm', 'lib/XPoll/Poll.pm', 'lib/IO/Async/Loop/XPoll.pm', 'lib/AnyEvent/Impl/XPoll.pm') {
   my $checker = Pod::Checker->new(-warnings => 2);
   open my $null, '>', \my $messages;
   $checker->parse_from_file($module, $null);

@@ -4,21 +4,25 @@ use strict;
 use warnings;
 
 use Carp qw(croak);
-use Errno ();
-use IO::Poll qw(POLLIN POLLPRI POLLOUT POLLERR POLLHUP POLLNVAL POLLRDNORM POLLWRNORM POLLRDBAND POLLWRBAND);
-use XPoll qw(IN OUT ERR HUP);
+use IO::Poll qw(POLLIN POLLOUT POLLRDNORM POLLWRNORM POLLWRBAND);
+use Scalar::Util qw(refaddr);
+use XPoll qw(IN OUT);
 
 our $VERSION = '1.00';
 
-# IO::Poll's masks in, xpoll's interest out; and back. POLLPRI and POLLRDBAND ask for urgent
-# (out-of-band) data, which xpoll does not watch yet: ordinary data must not answer them, so they
-# add no interest of their own (a handle asked for them alone is watched for errors and hang-ups).
+# IO::Poll's masks in, xpoll's interest out; and back (here for the slow paths, in XPoll.xs for mask,
+# remove and poll). POLLPRI and POLLRDBAND ask for urgent (out-of-band) data, which xpoll does not
+# watch yet: ordinary data must not answer them, so they add no interest of their own (a handle asked
+# for them alone is watched for errors and hang-ups).
 my $READ  = POLLIN | POLLRDNORM;
 my $WRITE = POLLOUT | POLLWRNORM | POLLWRBAND;
 
+# The registrations are the XPoll poller's own: under each descriptor, the handle and its IO::Poll
+# mask. {ev}{fd} holds the last poll's events. mask and remove are XS (XPoll.xs) for a handle given
+# as registered or new; the rest comes here.
 sub new {
   my ($class, %opt) = @_;
-  return bless { xp => XPoll->new(%opt), mask => {}, io => {}, ev => {} }, $class;
+  return bless { xp => XPoll->new(%opt), ev => {}, evio => {} }, $class;
 }
 
 sub _fd {
@@ -33,82 +37,75 @@ sub _fd {
 sub _known_fd {
   my ($self, $io) = @_;
   my $fd = defined $io ? fileno($io) : undef;
-  return $fd if defined $fd && exists $self->{io}{$fd} && $self->{io}{$fd} == $io;
-  for my $known (keys %{ $self->{io} }) {
-    return $known if $self->{io}{$known} == $io;
+  my ($known) = defined $fd ? $self->{xp}->_entry($fd) : ();
+  return $fd if defined $known && _same($known, $io);
+  my %all = $self->{xp}->_entries;
+  for my $n (keys %all) {
+    return $n if _same($all{$n}, $io);
   }
   return $fd;
 }
 
+sub _same {
+  my ($a, $b) = @_;
+  return ref $a && ref $b ? refaddr($a) == refaddr($b) : "$a" eq "$b";
+}
+
 # mask(IO) returns the mask; mask(IO, MASK) sets it, and a MASK of 0 removes IO.
-sub mask {
+sub _mask_slow {
   my ($self, $io, @mask) = @_;
   my $fd = _fd($io);
-  return $self->{mask}{$fd} unless @mask;
-  my $mask = $mask[0] // 0;
+  my ($known, $old) = $self->{xp}->_entry($fd);
+  return $old unless @mask;
+  my $mask = $mask[0];
   if (!$mask) {
     $self->remove($io);
     return;
   }
+  if (defined $known && !_same($known, $io)) {
+    $self->remove($known);    # the number now belongs to another handle: start afresh
+    undef $known;
+  }
   my $interest = ($mask & $READ ? IN : 0) | ($mask & $WRITE ? OUT : 0);
-  if (exists $self->{mask}{$fd} && $self->{io}{$fd} != $io) {
-    $self->remove($self->{io}{$fd});    # the number now belongs to another handle: start afresh
-  }
-  if (exists $self->{mask}{$fd}) {
-    $self->{xp}->modify($fd, $interest);
+  if (defined $known) {
+    $self->{xp}->_modify_fd($fd, $interest, $mask);
   } else {
-    $self->{xp}->add($fd, $interest);
+    $self->{xp}->_add_fd($fd, $interest, $io, $mask);
   }
-  $self->{mask}{$fd} = $mask;
-  $self->{io}{$fd}   = $io;
   return $mask;
 }
 
-sub remove {
+sub _remove_slow {
   my ($self, $io) = @_;
   my $fd = $self->_known_fd($io);
-  return unless defined $fd && exists $self->{mask}{$fd};
-  delete $self->{$_}{$fd} for qw(mask io ev);
-  eval { $self->{xp}->remove($fd); 1 };
+  return unless defined $fd && $self->{xp}->_entry($fd);
+  delete $self->{ev}{$fd};
+  eval { $self->{xp}->_remove_fd($fd); 1 };
   return;
 }
 
-# poll(TIMEOUT): seconds, undef or negative for ever. Returns how many handles have events, as
-# IO::Poll does; events(IO) then says which. Like poll(2) under IO::Poll, it blocks also with no
-# handle (until a signal), and a signal ends it: -1 with $! set to EINTR, its handler having run.
-sub poll {
-  my ($self, $timeout) = @_;
-  $self->{ev} = {};
-  my $got = $self->{xp}->_wait_events($timeout, scalar(keys %{ $self->{mask} }) || 1, 1);
-  if (!$got) {
-    $! = Errno::EINTR();
-    return -1;
-  }
-  for my $e (@$got) {
-    my ($fd, $events) = @$e;
-    my $mask = $self->{mask}{$fd} // next;
-    my $rev  = 0;
-    $rev |= $mask & $READ  if $events & IN;
-    $rev |= $mask & $WRITE if $events & OUT;
-    $rev |= POLLERR        if $events & ERR;
-    $rev |= POLLHUP        if $events & HUP;
-    $self->{ev}{$fd} = $rev if $rev;
-  }
-  return scalar keys %{ $self->{ev} };
-}
+# poll(TIMEOUT) is XS (XPoll.xs): seconds, undef or negative for ever. Returns how many handles have
+# events, as IO::Poll does; events(IO) then says which. Like poll(2) under IO::Poll, it blocks also
+# with no handle (until a signal), and a signal ends it: -1 with $! set to EINTR, its handler having
+# run.
 
 # As IO::Poll answers: the events, or an empty string for a handle the last poll did not report.
 sub events {
   my ($self, $io) = @_;
-  my $fd = _fd($io);
-  return exists $self->{ev}{$fd} ? $self->{ev}{$fd} : '';
+  my $fd = fileno($io) // _fd($io);
+  return $self->{ev}{$fd} // '';
 }
 
 # handles() lists every handle; handles(MASK) those whose last events had a bit of MASK.
 sub handles {
   my ($self, @mask) = @_;
-  my @fds = @mask ? grep { ($self->{ev}{$_} // 0) & $mask[0] } keys %{ $self->{ev} } : keys %{ $self->{io} };
-  return map { $self->{io}{$_} } sort { $a <=> $b } @fds;
+  my $ev = $self->{ev};
+  if (@mask) {
+    my $io = $self->{evio};
+    return map { $io->{$_} } sort { $a <=> $b } grep { $ev->{$_} & $mask[0] } keys %$ev;
+  }
+  my %all = $self->{xp}->_entries;
+  return map { $all{$_} } sort { $a <=> $b } keys %all;
 }
 
 sub backend { $_[0]{xp}->backend }
