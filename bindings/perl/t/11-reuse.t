@@ -8,7 +8,6 @@ use XPoll qw(:all);
 
 # A descriptor removed, closed, and its number given to a new file before the next wait: an add of
 # the new file must watch the new file, with its own interest, on every backend.
-my %todo = (kqueue => 'C library defect on kqueue (libkqueue): the new interest is not reported');
 for my $backend (XPoll->backends) {
   for my $kind ('socket', 'regular file') {
     my $p = XPoll->new(backend => $backend);
@@ -39,7 +38,6 @@ for my $backend (XPoll->backends) {
     }
     my @got = map { $_->[1] } $p->wait(2);
     POSIX::close($fd);
-    local $TODO = $todo{$backend};
     is_deeply(\@got, [IN | OUT], "$backend, $kind: the new file is reported readable and writable");
   }
 }

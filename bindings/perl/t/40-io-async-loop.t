@@ -14,9 +14,9 @@ my @groups = qw(io timer signal idle process control);
 my @inc    = map { abs_path($_) // $_ } grep { !ref && -d } @INC;
 my $limit  = 240;
 
-# Known failures, each a defect of the C library with its own test (t/11-reuse.t), not of this loop:
-# they are reported as TODO until the library is fixed, so that a fix shows as an unexpected pass.
-my %known = (kqueue => { 'regular file is writeready' => 'C library: a number reused between remove and add (t/11-reuse.t)' });
+# Known failures, each a defect of the C library with its own test, not of this loop: reported as
+# TODO until the library is fixed, so that a fix shows as an unexpected pass. None is known now.
+my %known = ();
 
 for my $backend (XPoll->backends) {
   my $out = "";

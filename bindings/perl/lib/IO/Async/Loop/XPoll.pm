@@ -145,8 +145,7 @@ sub loop_once {
 # new one, with what is watched registered again.
 sub post_fork {
   my ($self) = @_;
-  # The parent's poller is destroyed first (in the child only, which the library allows): on kqueue
-  # under libkqueue, destroying it after the new one is made breaks the new one (t/12-fork.t).
+  # The parent's poller is destroyed in the child only, which the library allows (t/12-fork.t).
   my $backend = $self->{xpoll}->backend;
   $self->{xpoll}->close;
   $self->{xpoll}  = XPoll->new(backend => $backend);
