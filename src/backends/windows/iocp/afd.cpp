@@ -1,4 +1,4 @@
-// The AFD driver layer of the IOCP backend; see iocp_afd.hpp.
+// The AFD driver layer of the IOCP backend; see afd.hpp.
 #include "backends/windows/iocp/afd.hpp"
 
 #include <mswsock.h>

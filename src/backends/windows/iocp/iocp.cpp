@@ -1,20 +1,22 @@
 // iocp backend: Windows (Vista and later), sockets only.
 //
-// Strategy: readiness through an I/O completion port, as wepoll, mio and
+// Mechanism: readiness through an I/O completion port, as wepoll, mio and
 // smol-rs/polling obtain it. Each registered socket has at most one AFD poll
-// request (iocp_afd.hpp) in flight for the events of its interest; the
-// request completes through the port once one of them holds. A request is
-// one-shot by nature: a level-triggered registration is polled again before
-// the next wait, a oneshot one only when the caller re-arms it (so oneshot is
-// native). Requests are sent just before a wait (or at once under a blocked
-// wait), so that they report what holds then. A change of interest cancels
-// the request in flight and sends one for the new events. The kernel writes into a request until its
-// completion (cancelled or not) has been dequeued, so a request lives on
-// after its socket is removed, detached, and is freed only then.
-// Registrations change under a blocked wait; wake posts a packet of its own.
+// request (afd.hpp) in flight for the events of its interest; the request
+// completes through the port once one of them holds.
 //
-// Sockets are grouped 32 to an AFD handle, as wepoll and mio do, so that no
-// one handle carries thousands of polls; there is no fixed cap on sockets.
+// Strategy: each socket is a small state machine (socket.hpp): idle, queued,
+// pending or closed. A request is one-shot by nature: a level-triggered
+// socket is queued again when its request completes, a oneshot one only when
+// the caller re-arms it (so oneshot is native). Queued sockets are polled
+// just before a wait (or at once under a blocked wait), so that a poll
+// reports what holds then. A change of interest cancels the request in
+// flight and sends one for the new events at once; the cancelled request
+// lives on in the request pool (requests.hpp) until its completion has been
+// dequeued. Sockets share AFD handles 32 at a time (groups.hpp), with no
+// fixed cap on sockets. Registrations change under a blocked wait; wake posts
+// a packet of its own. Destroying the backend cancels every request and
+// waits up to 5 s for their completions.
 //
 // Known limits: sockets only (no pipes, no files); no edge mode. A socket
 // closed while registered completes its request with AFD_POLL_LOCAL_CLOSE and
@@ -22,24 +24,27 @@
 // raise the hang-up bit.
 #include <algorithm>
 #include <memory>
-#include <new>
 #include <unordered_map>
 #include <vector>
 
-#include "core/backend.hpp"
-#include "platform/platform.hpp"
-#include "core/registry.hpp"
 #include "backends/windows/iocp/afd.hpp"
+#include "backends/windows/iocp/groups.hpp"
+#include "backends/windows/iocp/requests.hpp"
+#include "backends/windows/iocp/socket.hpp"
+#include "core/backend.hpp"
+#include "core/registry.hpp"
+#include "platform/platform.hpp"
 
 namespace xpoll::detail {
 
 namespace {
 
+using iocp::PollState;
+using iocp::Socket;
+
 constexpr ULONG_PTR kAfdKey = 1;
 constexpr ULONG_PTR kWakeKey = 2;
-constexpr int kGroupSize = 32;
 constexpr ULONG kMaxEntries = 1024;  // completions dequeued per wait
-constexpr int kSpareRequests = 64;
 
 // Always asked for: errors and closing are reported whatever the interest.
 constexpr ULONG kAfdAlways = afd::kAbort | afd::kConnectFail | afd::kLocalClose;
@@ -65,29 +70,6 @@ uint32_t from_afd(ULONG ev) {
   return out;
 }
 
-struct Group {
-  HANDLE helper = nullptr;
-  int users = 0;
-};
-
-struct Sock;
-
-struct Request : afd::Request {
-  Sock* owner = nullptr;  // nullptr once detached (cancelled, socket gone)
-  ULONG events = 0;
-};
-
-struct Sock {
-  xpoll_fd_t fd;
-  SOCKET base;
-  Group* group;
-  KernelState want;  // what the core asked for
-  uint32_t generation = 0;
-  Request* pending = nullptr;  // the request in flight, if any
-  bool rearm = false;          // in the re-arm list
-  bool listed = false;         // seen while the re-arm list is compacted
-};
-
 class IocpBackend final : public Backend {
  public:
   ~IocpBackend() override;
@@ -102,13 +84,11 @@ class IocpBackend final : public Backend {
     if (!port_) return from_win32(GetLastError());
     try {
       entries_.resize(64);
-      spare_.reserve(kSpareRequests);
     } catch (...) {
       return XPOLL_ENOMEM;
     }
-    return 0;
+    return requests_.reserve();
   }
-
 
   // The base-handle ioctl alone is no proof that the socket is open (Wine
   // answers it for a closed one), so the socket is asked for its type. The
@@ -118,7 +98,7 @@ class IocpBackend final : public Backend {
   int apply(xpoll_fd_t fd, const KernelState& have, const KernelState& want, uint32_t generation,
             unsigned how) noexcept override {
     auto it = socks_.find(fd);
-    Sock* s = it == socks_.end() ? nullptr : it->second.get();
+    Socket* s = it == socks_.end() ? nullptr : it->second.get();
     if (!want.on) {
       if (s) drop(it);
       return 0;
@@ -129,11 +109,11 @@ class IocpBackend final : public Backend {
     s->want = want;
     s->generation = generation;
     if (want.paused) {
-      detach(*s);
+      stop(*s);
       return 0;
     }
-    if (s->pending && s->pending->events == to_afd(want.interest)) return 0;
-    detach(*s);
+    if (s->state == PollState::kPending && s->request->events == to_afd(want.interest)) return 0;
+    stop(*s);
     int rc = arm(*s);
     // Refused (the socket was closed): the core now holds nothing for it,
     // and neither does the backend.
@@ -143,20 +123,16 @@ class IocpBackend final : public Backend {
 
   int prepare() noexcept override {
     in_wait_ = true;
-    // Poll again the level-triggered sockets reported (or passed over) by
-    // the last wait. A socket closed since is reported dead by collect().
-    for (xpoll_fd_t fd : rearm_) {
-      auto it = socks_.find(fd);
-      if (it == socks_.end()) continue;
-      Sock& s = *it->second;
-      s.rearm = false;
-      if (s.pending || s.want.paused) continue;
-      int rc = submit(s);
+    // Poll the queued sockets: those reported (or passed over) by the last
+    // wait and those changed since. One whose poll is refused was closed:
+    // collect() reports it.
+    while (!queued_.empty()) {
+      Socket& s = *queued_.front();
+      int rc = send(s);
       if (rc == XPOLL_ENOMEM) return rc;
-      if (rc != 0) dead_.push_back(Dead{fd, s.generation});  // room reserved for every socket
+      if (rc != 0) set_state(s, PollState::kClosed);
     }
-    rearm_.clear();
-    urgent_ = !dead_.empty();  // read by wait(), which runs without the lock
+    urgent_ = !closed_.empty();  // read by wait(), which runs without the lock
     return 0;
   }
 
@@ -176,36 +152,17 @@ class IocpBackend final : public Backend {
 
   void collect(EventSink& sink) noexcept override {
     in_wait_ = false;
-    // Reported only if the number still names the socket found closed: it
-    // may have been removed, reused and added again since prepare().
-    for (const Dead& d : dead_) {
-      auto it = socks_.find(d.fd);
-      if (it != socks_.end() && it->second->generation == d.generation) sink.dead(d.fd);
+    while (!closed_.empty()) {
+      Socket& s = *closed_.front();
+      set_state(s, PollState::kIdle);
+      sink.dead(s.fd);
     }
-    dead_.clear();
     for (ULONG i = 0; i < got_; ++i) {
       const OVERLAPPED_ENTRY& e = entries_[i];
-      if (e.lpCompletionKey == kWakeKey) {
+      if (e.lpCompletionKey == kWakeKey)
         sink.woken();
-        continue;
-      }
-      auto* r = reinterpret_cast<Request*>(e.lpOverlapped);
-      --in_flight_;
-      Sock* s = r->owner;
-      ULONG ev = afd::result(*r);
-      recycle(r);
-      if (!s) continue;  // detached: its socket was removed or re-polled
-      s->pending = nullptr;
-      if (ev & afd::kLocalClose) {
-        sink.dead(s->fd);
-        continue;
-      }
-      uint32_t events = from_afd(ev);
-      EventSink::Result res = events && !sink.full() ? sink.emit(s->fd, events, s->generation) : EventSink::kSkipped;
-      // A oneshot registration the core took is disarmed; anything else is
-      // polled again, reported or not, so that nothing is lost.
-      if (res != EventSink::kSkipped && (s->want.interest & XPOLL_ONESHOT)) continue;
-      queue_rearm(*s);
+      else
+        complete(iocp::request_of(e.lpOverlapped), sink);
     }
     // Grow the completion array when a wait filled it.
     if (got_ == entries_.size() && entries_.size() < kMaxEntries) try {
@@ -217,13 +174,8 @@ class IocpBackend final : public Backend {
 
   // Drops every socket (the core re-adds them all).
   int reset() noexcept override {
-    for (auto& kv : socks_) {
-      detach(*kv.second);
-      leave_group(*kv.second);
-    }
+    for (auto& kv : socks_) forget(*kv.second);
     socks_.clear();
-    rearm_.clear();
-    dead_.clear();
     return 0;
   }
 
@@ -232,206 +184,143 @@ class IocpBackend final : public Backend {
   }
 
  private:
-  using SockMap = std::unordered_map<xpoll_fd_t, std::unique_ptr<Sock>>;
+  using SockMap = std::unordered_map<xpoll_fd_t, std::unique_ptr<Socket>>;
 
+  // The transitions of a socket's PollState (socket.hpp).
+
+  // Moves s to `to`, and into the list of that state.
+  void set_state(Socket& s, PollState to) noexcept {
+    if (s.state == to) return;
+    if (iocp::SocketList* from = list_of(s.state)) from->erase(s);
+    s.state = to;
+    if (iocp::SocketList* into = list_of(to)) into->push_back(s);
+  }
+
+  iocp::SocketList* list_of(PollState state) noexcept {
+    if (state == PollState::kQueued) return &queued_;
+    if (state == PollState::kClosed) return &closed_;
+    return nullptr;
+  }
+
+  // kIdle, kQueued, kClosed -> kPending: sends a request for s's interest.
+  // On failure s stays as it was.
+  int send(Socket& s) noexcept {
+    iocp::Request* r = nullptr;
+    int rc = requests_.send(&s, s.group->helper, s.base, to_afd(s.want.interest), &r);
+    if (rc != 0) return rc;
+    s.request = r;
+    set_state(s, PollState::kPending);
+    return 0;
+  }
+
+  // -> kQueued or kPending. Between waits a poll is only queued, to be sent
+  // just before the next wait, so that what it reports is as fresh as a
+  // select would be; under a blocked wait it is sent now.
+  int arm(Socket& s) noexcept {
+    if (!in_wait_) {
+      set_state(s, PollState::kQueued);
+      return 0;
+    }
+    return send(s);
+  }
+
+  // kPending, kQueued -> kIdle: the request in flight is cancelled (and
+  // lives on in the pool until its completion is dequeued). A socket found
+  // closed stays so, to be reported.
+  void stop(Socket& s) noexcept {
+    if (s.state == PollState::kPending) {
+      requests_.cancel(*s.request);
+      s.request = nullptr;
+    }
+    if (s.state != PollState::kClosed) set_state(s, PollState::kIdle);
+  }
+
+  // kPending -> kIdle or kQueued: the request's completion was dequeued.
+  void complete(iocp::Request* r, EventSink& sink) noexcept {
+    ULONG ev = 0;
+    Socket* s = requests_.finish(r, &ev);
+    if (!s) return;  // cancelled: its socket was removed or polled anew
+    s->request = nullptr;
+    set_state(*s, PollState::kIdle);
+    if (ev & afd::kLocalClose) {
+      sink.dead(s->fd);
+      return;
+    }
+    uint32_t events = from_afd(ev);
+    EventSink::Result res = events && !sink.full() ? sink.emit(s->fd, events, s->generation) : EventSink::kSkipped;
+    // A oneshot registration the core took is disarmed; anything else is
+    // polled again, reported or not, so that nothing is lost.
+    if (res != EventSink::kSkipped && (s->want.interest & XPOLL_ONESHOT)) return;
+    set_state(*s, PollState::kQueued);
+  }
+
+  // Any state -> gone: stops polling s and leaves its lists and its group.
+  void forget(Socket& s) noexcept {
+    stop(s);
+    set_state(s, PollState::kIdle);
+    groups_.leave(*s.group);
+  }
+
+  void drop(SockMap::iterator it) noexcept {
+    forget(*it->second);
+    socks_.erase(it);
+  }
+
+  // Polls the socket `fd` names now, in place of any earlier one. On
+  // failure the earlier one is left as it was.
   int replace(xpoll_fd_t fd, const KernelState& want, uint32_t generation, SockMap::iterator it) noexcept {
     SOCKET base;
     int rc = afd::base_socket(static_cast<SOCKET>(fd), &base);
     if (rc != 0) return rc;
-    std::unique_ptr<Sock> s;
+    std::unique_ptr<Socket> s;
     try {
-      // Reserved now, so that nothing below can fail for memory.
-      socks_.reserve(socks_.size() + 1);
-      rearm_.reserve(socks_.size() + 1);
-      dead_.reserve(socks_.size() + 1);
-      s.reset(new Sock{fd, base, nullptr, KernelState{}});
+      socks_.reserve(socks_.size() + 1);  // so that the emplace below cannot rehash
+      s = std::make_unique<Socket>(fd, base);
     } catch (...) {
       return XPOLL_ENOMEM;
     }
-    rc = join_group(*s);
+    rc = groups_.join(port_, kAfdKey, &s->group);
     if (rc != 0) return rc;
     s->want = want;
     s->generation = generation;
-    if (!want.paused && in_wait_) rc = submit(*s);
+    if (!want.paused) rc = arm(*s);
     if (rc != 0) {
-      leave_group(*s);
+      groups_.leave(*s->group);
       return rc;
     }
-    // The number may already be queued for its earlier socket.
-    if (it != socks_.end()) s->rearm = it->second->rearm;
-    if (!want.paused && !in_wait_) queue_rearm(*s);
     if (it != socks_.end()) {
-      detach(*it->second);
-      leave_group(*it->second);
+      forget(*it->second);
       it->second = std::move(s);
       return 0;
     }
-    Sock* raw = s.get();
+    Socket* raw = s.get();
     try {
-      socks_.emplace(fd, std::move(s));  // no rehash: room was reserved
+      socks_.emplace(fd, std::move(s));
     } catch (...) {
       // The node could not be allocated; the socket was not moved.
-      detach(*raw);
-      leave_group(*raw);
+      forget(*raw);
       return XPOLL_ENOMEM;
     }
     return 0;
-  }
-
-  // Between waits a poll is only queued, to be sent just before the next
-  // wait, so that what it reports is as fresh as a select would be; under a
-  // blocked wait it is sent now. (A socket closed meanwhile is reported dead
-  // by the next collect().)
-  int arm(Sock& s) noexcept {
-    if (s.want.paused) return 0;
-    if (!in_wait_) {
-      queue_rearm(s);
-      return 0;
-    }
-    return submit(s);
-  }
-
-  void drop(SockMap::iterator it) noexcept {
-    detach(*it->second);
-    leave_group(*it->second);
-    socks_.erase(it);
-  }
-
-  int submit(Sock& s) noexcept {
-    Request* r = take_request();
-    if (!r) return XPOLL_ENOMEM;
-    r->helper = s.group->helper;
-    r->owner = &s;
-    r->events = to_afd(s.want.interest);
-    int rc = afd::submit(*r, s.base, r->events);
-    if (rc != 0) {
-      r->owner = nullptr;
-      recycle(r);
-      return rc;
-    }
-    ++in_flight_;
-    s.pending = r;
-    return 0;
-  }
-
-  // The request lives on until its completion is dequeued.
-  void detach(Sock& s) noexcept {
-    if (!s.pending) return;
-    cancel(s.pending);
-    s.pending = nullptr;
-  }
-
-  static void cancel(Request* r) noexcept {
-    r->owner = nullptr;
-    afd::cancel(*r);
-  }
-
-  void queue_rearm(Sock& s) noexcept {
-    if (s.rearm) return;
-    if (rearm_.size() == rearm_.capacity()) compact_rearm();
-    try {
-      rearm_.push_back(s.fd);  // within the room reserved for every socket, once compacted
-      s.rearm = true;
-    } catch (...) {
-    }
-  }
-
-  // Drops the entries of sockets removed or replaced since they were queued,
-  // and duplicates, leaving one entry per socket that waits to be polled.
-  void compact_rearm() noexcept {
-    size_t k = 0;
-    for (xpoll_fd_t fd : rearm_) {
-      auto it = socks_.find(fd);
-      if (it == socks_.end() || !it->second->rearm || it->second->listed) continue;
-      it->second->listed = true;
-      rearm_[k++] = fd;
-    }
-    rearm_.resize(k);
-    for (xpoll_fd_t fd : rearm_) socks_.find(fd)->second->listed = false;
-  }
-
-  int join_group(Sock& s) noexcept {
-    try {
-      if (open_groups_.empty()) {
-        auto g = std::make_unique<Group>();
-        open_groups_.reserve(groups_.size() + 1);
-        groups_.reserve(groups_.size() + 1);
-        int rc = afd::open_helper(port_, kAfdKey, &g->helper);
-        if (rc != 0) return rc;
-        open_groups_.push_back(g.get());
-        groups_.push_back(std::move(g));
-      }
-    } catch (...) {
-      return XPOLL_ENOMEM;
-    }
-    Group* g = open_groups_.back();
-    if (++g->users == kGroupSize) open_groups_.pop_back();
-    s.group = g;
-    return 0;
-  }
-
-  void leave_group(Sock& s) noexcept {
-    // Capacity for every group was reserved when it was made.
-    if (s.group->users-- == kGroupSize) open_groups_.push_back(s.group);
-  }
-
-  Request* take_request() noexcept {
-    if (!spare_.empty()) {
-      Request* r = spare_.back();
-      spare_.pop_back();
-      return r;
-    }
-    return new (std::nothrow) Request();
-  }
-
-  void recycle(Request* r) noexcept {
-    if (spare_.size() < kSpareRequests && spare_.capacity() >= kSpareRequests)
-      spare_.push_back(r);
-    else
-      delete r;
   }
 
   HANDLE port_ = nullptr;
   bool wsa_ = false;
   SockMap socks_;
-  std::vector<std::unique_ptr<Group>> groups_;
-  std::vector<Group*> open_groups_;  // groups with room
-  std::vector<xpoll_fd_t> rearm_;    // level-triggered sockets to poll again
-  struct Dead {
-    xpoll_fd_t fd;
-    uint32_t generation;
-  };
-  std::vector<Dead> dead_;  // sockets found closed by prepare()
-  std::vector<Request*> spare_;
+  iocp::SocketList queued_;  // the sockets in kQueued
+  iocp::SocketList closed_;  // the sockets in kClosed
+  iocp::Groups groups_;
+  iocp::Requests requests_;
   std::vector<OVERLAPPED_ENTRY> entries_;
   ULONG got_ = 0;
   bool in_wait_ = false;  // between prepare() and collect(): a waiter is (about to be) blocked
-  bool urgent_ = false;   // collect() has dead sockets to report: do not block
-  size_t in_flight_ = 0;  // requests whose completion has not been dequeued
+  bool urgent_ = false;   // collect() has closed sockets to report: do not block
 };
 
 IocpBackend::~IocpBackend() {
-  for (auto& kv : socks_) detach(*kv.second);
-  // Every request in flight is cancelled; wait (up to 5 s in all) for the
-  // packets before the memory the kernel writes into goes. What does not come back
-  // within the bound is leaked rather than freed under the kernel's pen.
-  try {
-    entries_.resize(kMaxEntries);
-  } catch (...) {
-  }
-  ULONGLONG deadline = GetTickCount64() + 5000;
-  while (port_ && in_flight_ > 0 && GetTickCount64() < deadline) {
-    ULONG n = 0;
-    if (!GetQueuedCompletionStatusEx(port_, entries_.data(), static_cast<ULONG>(entries_.size()), &n, 100, FALSE))
-      continue;
-    for (ULONG i = 0; i < n; ++i) {
-      if (entries_[i].lpCompletionKey != kAfdKey) continue;
-      delete reinterpret_cast<Request*>(entries_[i].lpOverlapped);
-      --in_flight_;
-    }
-  }
-  for (Request* r : spare_) delete r;
-  for (auto& g : groups_) CloseHandle(g->helper);
+  for (auto& kv : socks_) stop(*kv.second);
+  if (port_) requests_.drain(port_, kAfdKey);
+  groups_.close();
   if (port_) CloseHandle(port_);
   if (wsa_) WSACleanup();
 }

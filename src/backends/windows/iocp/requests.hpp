@@ -33,9 +33,7 @@ struct Request : afd::Request {
 
 // The request a completion packet names: its overlapped pointer is the
 // address of the status block, which begins the request.
-inline Request* request_of(OVERLAPPED* o) noexcept {
-  return static_cast<Request*>(reinterpret_cast<afd::Request*>(o));
-}
+inline Request* request_of(OVERLAPPED* o) noexcept { return static_cast<Request*>(reinterpret_cast<afd::Request*>(o)); }
 
 class Requests {
  public:
