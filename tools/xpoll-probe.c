@@ -234,13 +234,22 @@ typedef struct verdict {
   backend_target_t backends[XPOLL_PROBE_MAX_BACKENDS];
 } verdict_t;
 
+/* A backend shown: its name, what the library says of it, and its check
+   (NULL when it was not checked). */
+typedef struct backend_row {
+  const char *name;
+  int caps;
+  long max_fd;
+  const xpoll_probe_backend_t *check;
+} backend_row_t;
+
 typedef struct report {
   host_t host;
   xpoll_limits_t limits;
   raise_result_t raise;
   xpoll_probe_result_t probe;
   const options_t *o;
-  const char *names[XPOLL_PROBE_MAX_BACKENDS]; /* the backends shown */
+  backend_row_t rows[XPOLL_PROBE_MAX_BACKENDS]; /* the backends shown */
   int nb;
   int has_verdict;
   verdict_t verdict;
@@ -363,6 +372,12 @@ static void advise_hard(verdict_t *v, const xpoll_limits_t *l, const char *os) {
   if (!a->ncommands) add_command(a, "raise it where the server is started: its service manager, jail or container");
 }
 
+/* The two ways to raise the soft limit to `need`, which needs no privilege. */
+static void add_soft_commands(advice_t *a, long long need) {
+  add_command(a, "ulimit -Sn %lld   # in the shell that starts the server", need);
+  add_command(a, "xpoll_raise_nofile() or setrlimit(RLIMIT_NOFILE) at the server's start   # up to the hard limit");
+}
+
 /* The advice for a soft limit below the need where the hard one allows it. */
 static void advise_soft(verdict_t *v, const xpoll_limits_t *l, const char *os) {
   long long need = (long long)v->needed;
@@ -375,8 +390,7 @@ static void advise_soft(verdict_t *v, const xpoll_limits_t *l, const char *os) {
   a = advise(v, "nofile_soft", NULL,
              "nofile_soft is %lld, needs %lld; the hard limit (%s) allows it without privilege:",
              (long long)l->nofile_soft.value, need, hard);
-  add_command(a, "ulimit -Sn %lld   # in the shell that starts the server", need);
-  add_command(a, "xpoll_raise_nofile() or setrlimit(RLIMIT_NOFILE) at the server's start   # up to the hard limit");
+  add_soft_commands(a, need);
   if (!strcmp(os, "Linux")) add_command(a, SYSTEMD_LINE, need);
   if (!strcmp(os, "Darwin")) add_command(a, "sudo launchctl limit maxfiles %lld %lld", need, need);
 }
@@ -397,82 +411,121 @@ static void consider(verdict_t *v, const char *limit, int64_t value) {
   if (!v->limit || value < v->limit_value) v->limit = limit, v->limit_value = value;
 }
 
+/* The lowest limit on the way of every backend, and the headroom under it. */
+static void find_lowest_limit(verdict_t *v, const xpoll_limits_t *l, int64_t files_free) {
+  if (finite(&l->nofile_soft)) consider(v, "nofile_soft", l->nofile_soft.value);
+  if (finite(&l->maxfilesperproc)) consider(v, "maxfilesperproc", l->maxfilesperproc.value);
+  if (finite(&l->file_max)) consider(v, "file_max", files_free);
+  v->headroom = v->limit_value - v->needed;
+}
+
+/* The advice for the kernel's ceilings, each of which bounds what comes after
+   it: nr_open, maxfilesperproc, file_max into kernel[0..2] (NULL when not in
+   the way). */
+static void advise_kernel(verdict_t *v, const xpoll_limits_t *l, int linux_os, int64_t files_free,
+                          const advice_t *kernel[3]) {
+  long long need = (long long)v->needed;
+  advice_t *a;
+  if (finite(&l->nr_open) && l->nr_open.value < v->needed) {
+    a = advise(v, "nr_open", NULL,
+               "nr_open is %lld, needs %lld: the kernel's ceiling of the hard limit; raise it first (root):",
+               (long long)l->nr_open.value, need);
+    add_command(a, "sudo sysctl -w fs.nr_open=%lld", need);
+    add_command(a, "echo 'fs.nr_open = %lld' | sudo tee /etc/sysctl.d/90-nofile.conf   # at every boot", need);
+    kernel[0] = a;
+  }
+  if (finite(&l->maxfilesperproc) && l->maxfilesperproc.value < v->needed) {
+    a = advise(v, "maxfilesperproc", NULL,
+               "maxfilesperproc is %lld, needs %lld (root):", (long long)l->maxfilesperproc.value, need);
+    add_command(a, "sudo sysctl -w kern.maxfilesperproc=%lld", need);
+    kernel[1] = a;
+  }
+  if (finite(&l->file_max) && files_free < v->needed) {
+    int64_t in_use = l->file_max.value - files_free;
+    a = advise(v, "file_max", NULL,
+               "file_max leaves %lld open files to this host, needs %lld (root):", (long long)files_free, need);
+    add_command(a, linux_os ? "sudo sysctl -w fs.file-max=%lld" : "sudo sysctl -w kern.maxfiles=%lld",
+                (long long)(in_use + v->needed * 2));
+    kernel[2] = a;
+  }
+}
+
+/* The advice for the process's own limits, the hard one before the soft one;
+   returns it, or NULL when they are not in the way. */
+static const advice_t *advise_process(report_t *rep) {
+  verdict_t *v = &rep->verdict;
+  const xpoll_limits_t *l = &rep->limits;
+  const raise_result_t *rr = &rep->raise;
+  advice_t *a;
+  if (finite(&l->nofile_hard) && l->nofile_hard.value < v->needed) {
+    advise_hard(v, l, rep->host.sysname);
+    return &v->advice[v->nadvice - 1];
+  }
+  if (finite(&l->nofile_soft) && l->nofile_soft.value < v->needed) {
+    advise_soft(v, l, rep->host.sysname);
+    return &v->advice[v->nadvice - 1];
+  }
+  if (!rr->ran || rr->before < 0 || rr->before >= v->needed) return NULL;
+  /* Enough now, but only because --raise lifted it in this process. */
+  a = advise(v, "nofile_soft", NULL,
+             "--raise lifted this process's soft limit from %lld to %lld; a server started later from "
+             "this shell still gets %lld unless it raises its own:",
+             (long long)rr->before, (long long)rr->after, (long long)rr->before);
+  add_soft_commands(a, (long long)v->needed);
+  v->server_must_raise = 1;
+  return NULL;
+}
+
+/* Not the server's limit but its load client's, who meets it first. */
+static void advise_ports(verdict_t *v, const xpoll_limits_t *l) {
+  const char *widen = port_range_command(l);
+  advice_t *a;
+  if (!finite(&l->ephemeral_ports) || l->ephemeral_ports.value >= v->connections) return;
+  a = advise(v, "ephemeral_ports", NULL,
+             "a load client on one address can open only %lld connections to one server port "
+             "(its ephemeral port range); this limits the client, not the server:",
+             (long long)l->ephemeral_ports.value);
+  if (widen && v->connections <= 64512) add_command(a, "%s", widen);
+  add_command(a, "give the client several source addresses (127.0.0.2, 127.0.0.3, ...): each has its own ports");
+}
+
+/* Each backend's blockers: its own (select's FD_SETSIZE), then the shared ones. */
+static void judge_backends(report_t *rep) {
+  verdict_t *v = &rep->verdict;
+  int k, j;
+  v->reachable = 1;
+  for (k = 0; k < rep->nb; k++) {
+    backend_target_t *t = &v->backends[k];
+    const backend_row_t *row = &rep->rows[k];
+    t->name = row->name;
+    if (row->caps >= 0 && !(row->caps & XPOLL_CAP_UNBOUNDED) && row->max_fd >= 0 && row->max_fd + 1 < v->needed) {
+      blocker_t *b = &t->blockers[t->nblockers++];
+      t->own.limits[0] = "max_fd";
+      snprintf(t->own.why, sizeof t->own.why, "%s watches descriptors up to %ld only (FD_SETSIZE):", row->name,
+               row->max_fd);
+      add_command(&t->own, "use another backend: %s is bounded by FD_SETSIZE here", row->name);
+      b->limit = "max_fd", b->value = row->max_fd, b->needed = v->needed - 1, b->lift = &t->own;
+    }
+    for (j = 0; j < v->nshared; j++) t->blockers[t->nblockers++] = v->shared[j];
+    if (t->nblockers) v->reachable = 0;
+  }
+}
+
 static void build_verdict(report_t *rep) {
   verdict_t *v = &rep->verdict;
   const xpoll_limits_t *l = &rep->limits;
-  const char *os = rep->host.sysname;
-  int linux_os = !strcmp(os, "Linux"), k, j;
-  long long need;
-  const advice_t *nofile = NULL;
+  const advice_t *nofile;
   const advice_t *kernel[3] = {NULL, NULL, NULL}; /* nr_open, maxfilesperproc, file_max */
   int64_t files_free = 0;
   memset(v, 0, sizeof *v);
   v->connections = rep->o->target;
   v->needed = (int64_t)v->connections + SERVER_OVERHEAD;
   v->hard_raisable = -1;
-  need = (long long)v->needed;
-
-  if (finite(&l->nofile_soft)) consider(v, "nofile_soft", l->nofile_soft.value);
-  if (finite(&l->maxfilesperproc)) consider(v, "maxfilesperproc", l->maxfilesperproc.value);
-  if (finite(&l->file_max)) {
-    files_free = l->file_max.value - (known(&l->files_in_use) ? l->files_in_use.value : 0);
-    consider(v, "file_max", files_free);
-  }
-  v->headroom = v->limit_value - v->needed;
-
-  /* The kernel's ceilings first: each bounds what comes after it. */
-  if (finite(&l->nr_open) && l->nr_open.value < v->needed) {
-    advice_t *a = advise(v, "nr_open", NULL,
-                         "nr_open is %lld, needs %lld: the kernel's ceiling of the hard limit; "
-                         "raise it first (root):",
-                         (long long)l->nr_open.value, need);
-    add_command(a, "sudo sysctl -w fs.nr_open=%lld", need);
-    add_command(a, "echo 'fs.nr_open = %lld' | sudo tee /etc/sysctl.d/90-nofile.conf   # at every boot", need);
-    kernel[0] = a;
-  }
-  if (finite(&l->maxfilesperproc) && l->maxfilesperproc.value < v->needed) {
-    advice_t *a = advise(v, "maxfilesperproc", NULL,
-                         "maxfilesperproc is %lld, needs %lld (root):", (long long)l->maxfilesperproc.value, need);
-    add_command(a, "sudo sysctl -w kern.maxfilesperproc=%lld", need);
-    kernel[1] = a;
-  }
-  if (finite(&l->file_max) && files_free < v->needed) {
-    int64_t in_use = l->file_max.value - files_free;
-    advice_t *a =
-        advise(v, "file_max", NULL,
-               "file_max leaves %lld open files to this host, needs %lld (root):", (long long)files_free, need);
-    add_command(a, linux_os ? "sudo sysctl -w fs.file-max=%lld" : "sudo sysctl -w kern.maxfiles=%lld",
-                (long long)(in_use + v->needed * 2));
-    kernel[2] = a;
-  }
-  /* Then the process's own limits: the hard one before the soft one. */
-  if (finite(&l->nofile_hard) && l->nofile_hard.value < v->needed) {
-    advise_hard(v, l, os);
-    nofile = &v->advice[v->nadvice - 1];
-  } else if (finite(&l->nofile_soft) && l->nofile_soft.value < v->needed) {
-    advise_soft(v, l, os);
-    nofile = &v->advice[v->nadvice - 1];
-  } else if (rep->raise.ran && rep->raise.before >= 0 && rep->raise.before < v->needed) {
-    /* Enough now, but only because --raise lifted it in this process. */
-    advice_t *a = advise(v, "nofile_soft", NULL,
-                         "--raise lifted this process's soft limit from %lld to %lld; a server started later from "
-                         "this shell still gets %lld unless it raises its own:",
-                         (long long)rep->raise.before, (long long)rep->raise.after, (long long)rep->raise.before);
-    add_command(a, "ulimit -Sn %lld   # in the shell that starts the server", need);
-    add_command(a, "xpoll_raise_nofile() or setrlimit(RLIMIT_NOFILE) at the server's start   # up to the hard limit");
-    v->server_must_raise = 1;
-  }
-  /* Not the server's limit but its load client's, who meets it first. */
-  if (finite(&l->ephemeral_ports) && l->ephemeral_ports.value < v->connections) {
-    const char *widen = port_range_command(l);
-    advice_t *a = advise(v, "ephemeral_ports", NULL,
-                         "a load client on one address can open only %lld connections to one server port "
-                         "(its ephemeral port range); this limits the client, not the server:",
-                         (long long)l->ephemeral_ports.value);
-    if (widen && v->connections <= 64512) add_command(a, "%s", widen);
-    add_command(a, "give the client several source addresses (127.0.0.2, 127.0.0.3, ...): each has its own ports");
-  }
-
+  if (finite(&l->file_max)) files_free = l->file_max.value - (known(&l->files_in_use) ? l->files_in_use.value : 0);
+  find_lowest_limit(v, l, files_free);
+  advise_kernel(v, l, !strcmp(rep->host.sysname, "Linux"), files_free, kernel);
+  nofile = advise_process(rep);
+  advise_ports(v, l);
   /* The blockers, in the order of xpoll_limits_t, each lifted by its advice. */
   if (finite(&l->nofile_soft) && l->nofile_soft.value < v->needed)
     add_shared(v, "nofile_soft", l->nofile_soft.value, nofile);
@@ -481,28 +534,29 @@ static void build_verdict(report_t *rep) {
   if (kernel[0]) add_shared(v, "nr_open", l->nr_open.value, kernel[0]);
   if (kernel[1]) add_shared(v, "maxfilesperproc", l->maxfilesperproc.value, kernel[1]);
   if (kernel[2]) add_shared(v, "file_max", files_free, kernel[2]);
+  judge_backends(rep);
+}
 
-  v->reachable = 1;
-  for (k = 0; k < rep->nb; k++) {
-    backend_target_t *t = &v->backends[k];
-    const char *name = rep->names[k];
-    long max_fd = xpoll_backend_max_fd(name);
-    int caps = xpoll_backend_capabilities(name);
-    t->name = name;
-    if (caps >= 0 && !(caps & XPOLL_CAP_UNBOUNDED) && max_fd >= 0 && max_fd + 1 < v->needed) {
-      blocker_t *b = &t->blockers[t->nblockers++];
-      t->own.limits[0] = "max_fd";
-      snprintf(t->own.why, sizeof t->own.why, "%s watches descriptors up to %ld only (FD_SETSIZE):", name, max_fd);
-      add_command(&t->own, "use another backend: %s is bounded by FD_SETSIZE here", name);
-      b->limit = "max_fd", b->value = max_fd, b->needed = v->needed - 1, b->lift = &t->own;
-    }
-    for (j = 0; j < v->nshared; j++) t->blockers[t->nblockers++] = v->shared[j];
-    if (t->nblockers) v->reachable = 0;
+/* The backends shown (all compiled, or the one asked for), each with its check. */
+static void choose_backends(report_t *rep) {
+  const char *all[XPOLL_PROBE_MAX_BACKENDS];
+  int nb = xpoll_backends(all, XPOLL_PROBE_MAX_BACKENDS), k, j;
+  if (nb > XPOLL_PROBE_MAX_BACKENDS) nb = XPOLL_PROBE_MAX_BACKENDS;
+  for (k = 0; k < nb; k++) {
+    backend_row_t *row = &rep->rows[rep->nb];
+    if (rep->o->backend && strcmp(rep->o->backend, all[k]) != 0) continue;
+    row->name = all[k];
+    row->caps = xpoll_backend_capabilities(all[k]);
+    row->max_fd = xpoll_backend_max_fd(all[k]);
+    for (j = 0; j < rep->probe.backend_count; j++)
+      if (!strcmp(rep->probe.backends[j].name, all[k])) row->check = &rep->probe.backends[j];
+    rep->nb++;
   }
 }
 
 static void build_report(report_t *rep) {
   int k;
+  choose_backends(rep);
   rep->exit_status = EXIT_OK;
   for (k = 0; k < rep->probe.backend_count; k++)
     if (!rep->probe.backends[k].passed) rep->exit_status = EXIT_CHECK_FAILED;
@@ -623,15 +677,10 @@ static void print_verdict(const report_t *rep) {
   }
 }
 
-static void print_table(const report_t *rep) {
-  const host_t *u = &rep->host;
-  const xpoll_limits_t *l = &rep->limits;
+static void print_limits(const report_t *rep) {
   const raise_result_t *rr = &rep->raise;
-  const xpoll_probe_result_t *r = &rep->probe;
   size_t i;
-  int k;
-  char v[32], caps[128];
-  printf("xpoll-probe %s on %s %s (%s)\n\n", xpoll_version_string(), u->sysname, u->release, u->machine);
+  char v[32];
   if (rr->ran) {
     printf("Raised the soft limit of this process: %lld -> %lld%s%s\n", (long long)rr->before, (long long)rr->after,
            rr->rc ? ": " : "", rr->rc ? xpoll_strerror(rr->rc) : "");
@@ -642,26 +691,34 @@ static void print_table(const report_t *rep) {
   }
   printf("%-44s %12s  %s\n", "Limit", "value", "source");
   for (i = 0; i < sizeof kFields / sizeof kFields[0]; i++) {
-    const xpoll_limit_t *f = field_of(l, &kFields[i]);
+    const xpoll_limit_t *f = field_of(&rep->limits, &kFields[i]);
     if (!f->source) continue; /* does not apply on this OS */
     value_text(f, v, sizeof v);
     printf("%-44s %12s  %s\n", kFields[i].label, v, f->source);
   }
+}
+
+static void print_backends(const report_t *rep) {
+  int k;
+  char caps[128];
   printf("\n%-8s %10s", "Backend", "max fd");
-  if (r->steps & XPOLL_PROBE_BACKENDS) printf(" %10s %11s %11s  %-6s", "registered", "ready seen", "wait", "check");
+  if (rep->probe.steps & XPOLL_PROBE_BACKENDS)
+    printf(" %10s %11s %11s  %-6s", "registered", "ready seen", "wait", "check");
   printf("  capabilities\n");
   for (k = 0; k < rep->nb; k++) {
-    const xpoll_probe_backend_t *b = NULL;
-    int j;
-    for (j = 0; j < r->backend_count; j++)
-      if (!strcmp(r->backends[j].name, rep->names[k])) b = &r->backends[j];
-    caps_text((uint32_t)xpoll_backend_capabilities(rep->names[k]), caps, sizeof caps);
-    printf("%-8s %10ld", rep->names[k], xpoll_backend_max_fd(rep->names[k]));
+    const backend_row_t *row = &rep->rows[k];
+    const xpoll_probe_backend_t *b = row->check;
+    caps_text((uint32_t)row->caps, caps, sizeof caps);
+    printf("%-8s %10ld", row->name, row->max_fd);
     if (b)
       printf(" %10lld %5d/%-5d %8.1f us  %-6s", (long long)b->registered, b->ready_reported, b->ready_expected,
              b->wait_ns / 1e3, b->passed ? "ok" : "FAILED");
     printf("  %s%s%s\n", caps, b && b->error ? "; stopped at " : "", b && b->error ? xpoll_errname(b->error) : "");
   }
+}
+
+static void print_steps(const report_t *rep) {
+  const xpoll_probe_result_t *r = &rep->probe;
   if (r->steps & XPOLL_PROBE_DESCRIPTORS) {
     printf("\nDescriptors: opened %lld in %.1f ms", (long long)r->descriptors, r->descriptors_ns / 1e6);
     print_memory(r->descriptor_bytes, r->descriptors, " (process and kernel)");
@@ -671,7 +728,7 @@ static void print_table(const report_t *rep) {
       printf("; stopped at the --max-fds cap\n");
   }
   if (r->steps & XPOLL_PROBE_CONNECTIONS) {
-    const char *widen = port_range_command(l);
+    const char *widen = port_range_command(&rep->limits);
     printf("Connections: %lld of %lld held in %.1f ms", (long long)r->connections_held, (long long)r->connections_tried,
            r->connections_ns / 1e6);
     print_memory(r->connection_bytes, r->connections_held, "");
@@ -680,6 +737,14 @@ static void print_table(const report_t *rep) {
     printf("%s%s\n", r->connections_error[0] ? "; first error: " : "", r->connections_error);
     if (!strcmp(r->connections_error, "EADDRNOTAVAIL") && widen) printf("  the ephemeral ports ran out: %s\n", widen);
   }
+}
+
+static void print_table(const report_t *rep) {
+  const host_t *u = &rep->host;
+  printf("xpoll-probe %s on %s %s (%s)\n\n", xpoll_version_string(), u->sysname, u->release, u->machine);
+  print_limits(rep);
+  print_backends(rep);
+  print_steps(rep);
   if (rep->has_verdict) print_verdict(rep);
 }
 
@@ -780,13 +845,9 @@ static void json_verdict(const report_t *rep) {
   printf("%s]}", v->nadvice ? "\n    " : "");
 }
 
-static void print_json(const report_t *rep) {
+static void json_head(const report_t *rep) {
   const host_t *u = &rep->host;
-  const xpoll_limits_t *l = &rep->limits;
-  const raise_result_t *rr = &rep->raise;
-  const xpoll_probe_result_t *r = &rep->probe;
   size_t i;
-  int k;
   printf("{\n  \"schema\": \"xpoll-probe/1\",\n  \"xpoll_version\": ");
   json_string(xpoll_version_string());
   printf(",\n  \"os\": {\"name\": ");
@@ -798,53 +859,71 @@ static void print_json(const report_t *rep) {
   printf("},\n  \"limits\": {");
   for (i = 0; i < sizeof kFields / sizeof kFields[0]; i++) {
     printf("%s\n    \"%s\": ", i ? "," : "", kFields[i].key);
-    json_limit(field_of(l, &kFields[i]));
+    json_limit(field_of(&rep->limits, &kFields[i]));
   }
-  printf("\n  },\n  \"raise\": ");
-  if (rr->ran) {
-    xpoll_limit_t before = {rr->before, "raise"}, after = {rr->after, "raise"};
-    printf("{\"before\": ");
-    json_value(&before);
-    printf(", \"after\": ");
-    json_value(&after);
-    printf(", \"error\": ");
-    json_string(rr->rc ? xpoll_errname(rr->rc) : NULL);
-    printf("}");
-  } else {
+  printf("\n  }");
+}
+
+static void json_raise(const raise_result_t *rr) {
+  xpoll_limit_t before = {rr->before, "raise"}, after = {rr->after, "raise"};
+  if (!rr->ran) {
     printf("null");
+    return;
   }
-  printf(",\n  \"backends\": [");
+  printf("{\"before\": ");
+  json_value(&before);
+  printf(", \"after\": ");
+  json_value(&after);
+  printf(", \"error\": ");
+  json_string(rr->rc ? xpoll_errname(rr->rc) : NULL);
+  printf("}");
+}
+
+static void json_check(const xpoll_probe_backend_t *b) {
+  if (!b) {
+    printf("null");
+    return;
+  }
+  printf(
+      "{\"passed\": %s, \"registered\": %lld, \"highest_fd\": %lld, \"ready_expected\": %d, "
+      "\"ready_reported\": %d, \"wrong_reported\": %d, \"register_seconds\": %.6f, \"wait_seconds\": %.9f, "
+      "\"error\": ",
+      b->passed ? "true" : "false", (long long)b->registered, (long long)b->highest_fd, b->ready_expected,
+      b->ready_reported, b->wrong_reported, b->register_ns / 1e9, b->wait_ns / 1e9);
+  json_string(step_error(b->error));
+  printf("}");
+}
+
+static void json_backends(const report_t *rep) {
+  int k;
+  printf("[");
   for (k = 0; k < rep->nb; k++) {
-    const xpoll_probe_backend_t *b = NULL;
-    int j;
-    for (j = 0; j < r->backend_count; j++)
-      if (!strcmp(r->backends[j].name, rep->names[k])) b = &r->backends[j];
+    const backend_row_t *row = &rep->rows[k];
     printf("%s\n    {\"name\": ", k ? "," : "");
-    json_string(rep->names[k]);
+    json_string(row->name);
     printf(", \"capabilities\": ");
-    json_caps((uint32_t)xpoll_backend_capabilities(rep->names[k]));
-    printf(", \"max_fd\": %ld, \"check\": ", xpoll_backend_max_fd(rep->names[k]));
-    if (b) {
-      printf(
-          "{\"passed\": %s, \"registered\": %lld, \"highest_fd\": %lld, \"ready_expected\": %d, "
-          "\"ready_reported\": %d, \"wrong_reported\": %d, \"register_seconds\": %.6f, \"wait_seconds\": %.9f, "
-          "\"error\": ",
-          b->passed ? "true" : "false", (long long)b->registered, (long long)b->highest_fd, b->ready_expected,
-          b->ready_reported, b->wrong_reported, b->register_ns / 1e9, b->wait_ns / 1e9);
-      json_string(step_error(b->error));
-      printf("}}");
-    } else {
-      printf("null}");
-    }
+    json_caps((uint32_t)row->caps);
+    printf(", \"max_fd\": %ld, \"check\": ", row->max_fd);
+    json_check(row->check);
+    printf("}");
   }
-  printf("\n  ],\n  \"descriptors\": ");
+  printf("\n  ]");
+}
+
+/* The end of a step's object: its memory figure, then `key` and the error. */
+static void json_step_end(int64_t bytes, const char *key, const char *error) {
+  json_bytes(bytes);
+  printf(", %s: ", key);
+  json_string(error);
+  printf("}");
+}
+
+static void json_steps(const xpoll_probe_result_t *r) {
+  printf(",\n  \"descriptors\": ");
   if (r->steps & XPOLL_PROBE_DESCRIPTORS) {
     printf("{\"opened\": %lld, \"seconds\": %.6f, \"bytes_each\": ", (long long)r->descriptors,
            r->descriptors_ns / 1e9);
-    json_bytes(r->descriptor_bytes);
-    printf(", \"stopped_by\": ");
-    json_string(step_error(r->descriptors_error));
-    printf("}");
+    json_step_end(r->descriptor_bytes, "\"stopped_by\"", step_error(r->descriptors_error));
   } else {
     printf("null");
   }
@@ -852,36 +931,46 @@ static void print_json(const report_t *rep) {
   if (r->steps & XPOLL_PROBE_CONNECTIONS) {
     printf("{\"tried\": %lld, \"held\": %lld, \"seconds\": %.6f, \"bytes_each\": ", (long long)r->connections_tried,
            (long long)r->connections_held, r->connections_ns / 1e9);
-    json_bytes(r->connection_bytes);
-    printf(", \"descriptors_each\": 2, \"first_error\": ");
-    json_string(r->connections_error[0] ? r->connections_error : NULL);
-    printf("}");
+    json_step_end(r->connection_bytes, "\"descriptors_each\": 2, \"first_error\"",
+                  r->connections_error[0] ? r->connections_error : NULL);
   } else {
     printf("null");
   }
-  printf(",\n  \"target\": ");
-  if (rep->has_verdict) {
-    const verdict_t *v = &rep->verdict;
-    printf("{\"connections\": %lld, \"backends\": [", v->connections);
-    for (k = 0; k < rep->nb; k++) {
-      const backend_target_t *t = &v->backends[k];
-      int j;
-      printf("%s\n    {\"name\": ", k ? "," : "");
-      json_string(t->name);
-      printf(", \"reachable\": %s, \"blocked_by\": [", t->nblockers ? "false" : "true");
-      for (j = 0; j < t->nblockers; j++) {
-        const blocker_t *b = &t->blockers[j];
-        printf("%s{\"limit\": \"%s\", \"value\": %lld, \"needed\": %lld, \"commands\": ", j ? ", " : "", b->limit,
-               (long long)b->value, (long long)b->needed);
-        json_commands(b->lift);
-        printf("}");
-      }
-      printf("]}");
+}
+
+static void json_target(const report_t *rep) {
+  const verdict_t *v = &rep->verdict;
+  int k, j;
+  printf("{\"connections\": %lld, \"backends\": [", v->connections);
+  for (k = 0; k < rep->nb; k++) {
+    const backend_target_t *t = &v->backends[k];
+    printf("%s\n    {\"name\": ", k ? "," : "");
+    json_string(t->name);
+    printf(", \"reachable\": %s, \"blocked_by\": [", t->nblockers ? "false" : "true");
+    for (j = 0; j < t->nblockers; j++) {
+      const blocker_t *b = &t->blockers[j];
+      printf("%s{\"limit\": \"%s\", \"value\": %lld, \"needed\": %lld, \"commands\": ", j ? ", " : "", b->limit,
+             (long long)b->value, (long long)b->needed);
+      json_commands(b->lift);
+      printf("}");
     }
-    printf("\n  ]}");
-  } else {
-    printf("null");
+    printf("]}");
   }
+  printf("\n  ]}");
+}
+
+static void print_json(const report_t *rep) {
+  json_head(rep);
+  printf(",\n  \"raise\": ");
+  json_raise(&rep->raise);
+  printf(",\n  \"backends\": ");
+  json_backends(rep);
+  json_steps(&rep->probe);
+  printf(",\n  \"target\": ");
+  if (rep->has_verdict)
+    json_target(rep);
+  else
+    printf("null");
   printf(",\n  \"verdict\": ");
   if (rep->has_verdict)
     json_verdict(rep);
@@ -890,48 +979,48 @@ static void print_json(const report_t *rep) {
   printf("\n}\n");
 }
 
+/* Raises the soft limit if asked, reads the limits and runs the probe's
+   steps; 0, or the probe's error. */
+static int measure(report_t *rep, const options_t *o) {
+  xpoll_probe_options_t po;
+  int rc, progress;
+  if (o->raise) {
+    rep->raise.ran = 1;
+    rep->raise.rc = xpoll_raise_nofile(&rep->raise.before, &rep->raise.after);
+  }
+  rep->limits.size = sizeof rep->limits;
+  xpoll_read_limits(&rep->limits);
+  memset(&po, 0, sizeof po);
+  po.size = sizeof po;
+  if (o->measure) po.steps = XPOLL_PROBE_DESCRIPTORS | XPOLL_PROBE_BACKENDS;
+  if (o->connections_on) po.steps |= XPOLL_PROBE_CONNECTIONS;
+  po.max_descriptors = o->max_fds;
+  po.connections = o->connections;
+  po.timeout_ms = (int32_t)o->timeout_ms;
+  po.ready = (int32_t)o->ready;
+  po.backend = o->backend;
+  progress = stderr_is_terminal();
+  if (progress) po.progress = on_progress;
+  rep->probe.size = sizeof rep->probe;
+  rc = po.steps ? xpoll_probe(&po, &rep->probe) : 0;
+  end_progress(progress && po.steps);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   static report_t rep; /* large; one per run */
   options_t o;
-  xpoll_probe_options_t po;
-  const char *all[XPOLL_PROBE_MAX_BACKENDS];
-  int nb, k, status, rc, progress;
+  int status, rc;
 
   status = parse_args(argc, argv, &o);
   if (status >= 0) return status;
   rep.o = &o;
   read_host(&rep.host);
-
-  if (o.raise) {
-    rep.raise.ran = 1;
-    rep.raise.rc = xpoll_raise_nofile(&rep.raise.before, &rep.raise.after);
-  }
-  rep.limits.size = sizeof rep.limits;
-  xpoll_read_limits(&rep.limits);
-
-  memset(&po, 0, sizeof po);
-  po.size = sizeof po;
-  if (o.measure) po.steps = XPOLL_PROBE_DESCRIPTORS | XPOLL_PROBE_BACKENDS;
-  if (o.connections_on) po.steps |= XPOLL_PROBE_CONNECTIONS;
-  po.max_descriptors = o.max_fds;
-  po.connections = o.connections;
-  po.timeout_ms = (int32_t)o.timeout_ms;
-  po.ready = (int32_t)o.ready;
-  po.backend = o.backend;
-  progress = stderr_is_terminal();
-  if (progress) po.progress = on_progress;
-  rep.probe.size = sizeof rep.probe;
-  rc = po.steps ? xpoll_probe(&po, &rep.probe) : 0;
-  end_progress(progress && po.steps);
+  rc = measure(&rep, &o);
   if (rc != 0) {
     fprintf(stderr, "xpoll-probe: the probe failed: %s\n", xpoll_strerror(rc));
     return EXIT_CHECK_FAILED;
   }
-
-  nb = xpoll_backends(all, XPOLL_PROBE_MAX_BACKENDS);
-  if (nb > XPOLL_PROBE_MAX_BACKENDS) nb = XPOLL_PROBE_MAX_BACKENDS;
-  for (k = 0; k < nb; k++)
-    if (!o.backend || !strcmp(o.backend, all[k])) rep.names[rep.nb++] = all[k];
   build_report(&rep);
   if (o.json)
     print_json(&rep);

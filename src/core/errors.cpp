@@ -58,4 +58,23 @@ int from_errno(int e) noexcept {
   }
 }
 
+// The names the probe gives the system errors it meets (errno_name: POSIX,
+// wsa_name: Winsock in errors_win32.cpp), for its text results.
+const char* errno_name(int e) noexcept {
+  switch (e) {
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOMEM: return "ENOMEM";
+    case ENOBUFS: return "ENOBUFS";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EADDRINUSE: return "EADDRINUSE";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ECONNRESET: return "ECONNRESET";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EPIPE: return "EPIPE";
+    case ENOSPC: return "ENOSPC";
+    default: return "EIO";
+  }
+}
+
 }  // namespace xpoll::detail

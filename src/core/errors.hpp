@@ -17,6 +17,14 @@ struct ErrorText {
 // The entry of an XPOLL_E* code (0 included), or nullptr for an unknown one.
 const ErrorText* find_error(int err) noexcept;
 
+// The name of a system error as the probe reports it ("EMFILE",
+// "EADDRNOTAVAIL" ...; "EIO" for one it does not name): of an errno value,
+// and on Windows of a Winsock error.
+const char* errno_name(int e) noexcept;
+#if defined(_WIN32)
+const char* wsa_name(int e) noexcept;
+#endif
+
 }  // namespace xpoll::detail
 
 #endif  // XPOLL_SRC_CORE_ERRORS_HPP

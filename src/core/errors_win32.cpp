@@ -4,6 +4,7 @@
 // (winsock2.h first: kept apart so that formatting does not sort them)
 #include <windows.h>
 
+#include "core/errors.hpp"
 #include "platform/platform.hpp"
 
 namespace xpoll::detail {
@@ -73,6 +74,19 @@ int from_ntstatus(long status) noexcept {
     case kStatusCancelled: return XPOLL_EINTR;
     case kStatusNotFound: return XPOLL_ENOENT;
     default: return XPOLL_EIO;
+  }
+}
+
+const char* wsa_name(int e) noexcept {
+  switch (e) {
+    case WSAEMFILE: return "EMFILE";
+    case WSAENOBUFS: return "ENOBUFS";
+    case WSAEADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case WSAEADDRINUSE: return "EADDRINUSE";
+    case WSAECONNREFUSED: return "ECONNREFUSED";
+    case WSAECONNRESET: return "ECONNRESET";
+    case WSAETIMEDOUT: return "ETIMEDOUT";
+    default: return "EIO";
   }
 }
 

@@ -1,6 +1,8 @@
 // What the probe needs to know of the operating system: its descriptor
-// limits and how much memory is in use. One implementation per OS family
-// (limits_linux.cpp, limits_sysctl.cpp), chosen by CMake.
+// limits, how to raise the soft one, and how much memory is in use.
+// limits_posix.cpp (getrlimit) and limits_win32.cpp implement the first
+// part; on POSIX, limits_linux.cpp (/proc) or limits_sysctl.cpp (macOS, BSD)
+// the second, chosen by CMake.
 #ifndef XPOLL_SRC_LIMITS_HPP
 #define XPOLL_SRC_LIMITS_HPP
 
@@ -10,9 +12,29 @@
 
 namespace xpoll::detail {
 
+// ---- Every OS (limits_posix.cpp, limits_win32.cpp) ---------------------------
+
+// Fills the fields of `l` that this OS has; the caller has set every field
+// to unknown with no source.
+void read_limits(xpoll_limits_t& l) noexcept;
+// xpoll_raise_nofile(): the soft limit raised as far as allowed.
+int raise_nofile(int64_t* before, int64_t* after) noexcept;
+// Memory in use by this process, with the kernel's (slab) where this OS
+// says, in bytes, or -1.
+int64_t memory_now() noexcept;
+// The descriptors the descriptor step opens when the caller sets no cap
+// (INT64_MAX: until the limit), and those it expects to open given the
+// limits `l` (the soft limit, 2^20 when that is unlimited; INT64_MAX where
+// there is none).
+int64_t descriptor_cap() noexcept;
+int64_t descriptors_expected(const xpoll_limits_t& l) noexcept;
+// The connections the connection step tries when the caller does not say.
+int64_t connections_default(const xpoll_limits_t& l) noexcept;
+
+// ---- POSIX (limits_linux.cpp, limits_sysctl.cpp) -----------------------------
+
 // Fills the system-wide fields of `l` that this OS has (nr_open, file_max,
-// files_in_use, maxfilesperproc, open_max, open_now, ephemeral_ports); the
-// caller has set every field to unknown with no source.
+// files_in_use, maxfilesperproc, open_max, open_now, ephemeral_ports).
 void read_os_limits(xpoll_limits_t& l) noexcept;
 
 // The most the soft RLIMIT_NOFILE may be raised to besides the hard limit
