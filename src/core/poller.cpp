@@ -15,6 +15,9 @@ constexpr uint32_t kAlwaysBits = XPOLL_ERR | XPOLL_HUP;
 // change made by another thread) do not count: each one is real progress.
 constexpr int kMaxStaleRounds = 100;
 
+// The least a wait asks its backend room for (see wait()).
+constexpr size_t kMinFetch = 64;
+
 int remaining_ms(Clock::time_point deadline) noexcept {
   auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
   if (left <= 0) return 0;
@@ -141,14 +144,16 @@ void Poller::flush() noexcept {
 // The kernel holds registrations we cannot name (epoll keeps watching a
 // closed descriptor while a duplicate of it is open elsewhere, and its events
 // would wake every wait): start the kernel set afresh from the table.
-void Poller::reset_backend() noexcept {
-  if (backend_->reset() != 0) return;
+int Poller::reset_backend() noexcept {
+  int rc = backend_->reset();
+  if (rc != 0) return rc;
   rebuild_ = false;
   lingering_.clear();
   table_.for_each([this](xpoll_fd_t fd, Reg& r) {
     r.kernel = KernelState{};
     if (want_of(r).on) enqueue(fd, r);
   });
+  return 0;
 }
 
 void Poller::signal_internal() noexcept {
@@ -185,10 +190,14 @@ int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) {
       return rc;
     }
     ++registered_;
+    // A waiter blocked with room for fewer registrations than there are now,
+    // or a set to rebuild (kRebuild: nothing was applied), goes round again.
+    if (waiting_ && (rebuild_ || registered_ + 1 > wait_fetch_)) signal_internal();
     return 0;
   }
   changed(fd, r);
   ++registered_;
+  if (waiting_ && registered_ + 1 > wait_fetch_) signal_internal();
   return 0;
 }
 
@@ -294,15 +303,22 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   int result = 0;
   for (int round = 0, stale_rounds = 0; stale_rounds <= kMaxStaleRounds; ++round) {
     flush();
+    int rc = 0;
     if (rebuild_) {
-      reset_backend();
+      // A change waits for the rebuild (nothing of it was applied): without
+      // one, the wait fails rather than leave it unwatched.
+      rc = reset_backend();
       flush();
     }
-    int rc = backend_->prepare();
+    if (rc == 0) rc = backend_->prepare();
     int wait_ms = timeout_ms < 0 ? -1 : (round == 0 ? timeout_ms : remaining_ms(deadline));
     // No more can be ready than there are registrations (and the wake): the
-    // backend sizes its buffers for that, not for a large array's capacity.
-    int fetch = static_cast<int>(std::min(static_cast<size_t>(max), registered_ + 1));
+    // backend sizes its buffers for that, not for a large array's capacity;
+    // at least for a few dozen, so that completions of cancelled requests
+    // (iocp) or registrations added meanwhile take few rounds.
+    size_t room = std::max(registered_ + 1, kMinFetch);
+    int fetch = static_cast<int>(std::min(static_cast<size_t>(max), room));
+    wait_fetch_ = fetch < max ? static_cast<size_t>(fetch) : SIZE_MAX;
     if (rc == 0) {
       lock.unlock();
       rc = backend_->wait(fetch, wait_ms);

@@ -89,7 +89,7 @@ class Poller {
   void changed(xpoll_fd_t fd, Reg& r) noexcept;
   void flush() noexcept;
   void refused(xpoll_fd_t fd, Reg& r) noexcept;
-  void reset_backend() noexcept;
+  int reset_backend() noexcept;
   void signal_internal() noexcept;
   bool should_rebuild(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept;
   bool should_return(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept;
@@ -110,6 +110,7 @@ class Poller {
   LingerTracker lingering_;  // kernel registrations no entry names
   bool rebuild_ = false;     // a backend asked for a fresh kernel set (kRebuild)
   size_t registered_ = 0;    // registrations in the table: no wait can report more
+  size_t wait_fetch_ = 0;    // what the blocked wait has room for (SIZE_MAX: the caller's whole array)
 
   std::atomic<bool> signalled_{false};  // the backend's wake channel is (being) signalled
   std::atomic<bool> user_wake_{false};  // xpoll_wake() asked for the wait to return

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/event.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -103,7 +104,14 @@ class KqueueBackend final : public Backend {
 
   // A kernel kqueue refuses EV_ADD of a closed descriptor with EBADF; an
   // emulation in user space (libkqueue) cannot tell, so it is asked here.
-  int admit(xpoll_fd_t fd) noexcept override { return kEmulated && !descriptor_open(fd) ? XPOLL_EBADF : 0; }
+  // libkqueue cannot watch a directory (its epoll set refuses it): that is
+  // the kind of file, as epoll's EPERM says.
+  int admit(xpoll_fd_t fd) noexcept override {
+    if (!kEmulated) return 0;
+    struct stat st;
+    if (!descriptor_open(fd) || fstat(fd, &st) != 0) return XPOLL_EBADF;
+    return S_ISDIR(st.st_mode) ? XPOLL_EPERM : 0;
+  }
 
   int apply(xpoll_fd_t fd, const KernelState& have, const KernelState& want, uint32_t generation,
             unsigned how) noexcept override {
@@ -144,10 +152,10 @@ class KqueueBackend final : public Backend {
     // frees the knote while the epoll set may go on reporting it (a read of
     // freed memory in its next kevent()): then nothing is sent and the core
     // rebuilds the set instead.
-    if (kEmulated && deleting && have.on && !files_.same(fd)) return kRebuild;
+    if (kEmulated && deleting && have.on && !knotes_.same_file(fd)) return kRebuild;
     bool lingers = kEmulated && deleting;
     if (batching_) {
-      if (kEmulated && wanted_any(want) && !files_.note(fd)) return XPOLL_ENOMEM;
+      if (!note(fd, want, data)) return XPOLL_ENOMEM;
       try {
         batch_.insert(batch_.end(), ch, ch + n);
       } catch (...) {
@@ -155,7 +163,7 @@ class KqueueBackend final : public Backend {
       }
       return lingers ? kMayLinger : 0;
     }
-    if (kEmulated && wanted_any(want) && !files_.note(fd)) return XPOLL_ENOMEM;
+    if (!note(fd, want, data)) return XPOLL_ENOMEM;
     struct kevent out[4];
     struct timespec zero = {0, 0};
     int got = kevent(kq_, ch, n, out, n, &zero);
@@ -163,9 +171,6 @@ class KqueueBackend final : public Backend {
     int rc = 0;
     for (int i = 0; i < got && rc == 0; ++i)
       if (refusal(out[i], ch[i].flags)) rc = from_errno(static_cast<int>(out[i].data));
-    // libkqueue answers EBADF for an open file it cannot watch (a directory,
-    // which its epoll set refuses): that is the kind of file, as epoll's EPERM says.
-    if (kEmulated && rc == XPOLL_EBADF && descriptor_open(fd)) rc = XPOLL_EPERM;
     return rc == 0 && lingers ? kMayLinger : rc;
   }
 
@@ -225,13 +230,13 @@ class KqueueBackend final : public Backend {
 
   void collect(EventSink& sink) noexcept override {
     bool woken = false;
-    bool full = events_.emit(sink, nready_, kq_, is_wake, woken);
+    bool full = events_.emit(sink, nready_, kq_, knotes_, is_wake, woken);
     // The carry did not fill the array after all (its registrations were
     // removed or disarmed since): take what the kernel has, without waiting.
     if (!full && fetch_skipped_) {
       struct timespec zero = {0, 0};
       int n = kevent(kq_, nullptr, 0, events_.buffer(), fetch_max_, &zero);
-      events_.emit(sink, n > 0 ? n : 0, kq_, is_wake, woken);
+      events_.emit(sink, n > 0 ? n : 0, kq_, knotes_, is_wake, woken);
     }
     fetch_skipped_ = false;
     nready_ = 0;
@@ -251,6 +256,7 @@ class KqueueBackend final : public Backend {
     int rc = open_kqueue(fresh);
     if (rc != 0) return rc;
     int old = kq_.exchange(fresh);
+    knotes_.forget_all();
     // A wake triggered on the old kqueue would be lost with it (the core
     // believes it pending and signals no more): trigger the new one. A wake
     // too many is harmless; one lost would leave a waiter asleep.
@@ -307,12 +313,21 @@ class KqueueBackend final : public Backend {
            (kUserFilter && k.filter != EVFILT_READ && k.filter != EVFILT_WRITE);
   }
 
+  // Records what fd's knotes carry now (and under libkqueue, their file).
+  bool note(xpoll_fd_t fd, const KernelState& want, uint64_t udata) noexcept {
+    if (!wanted_any(want)) {
+      knotes_.forget(fd);
+      return true;
+    }
+    return knotes_.note(fd, udata, kEmulated);
+  }
+
   static bool wanted_any(const KernelState& want) { return enabled(want, EVFILT_READ) || enabled(want, EVFILT_WRITE); }
 
   std::atomic<int> kq_{-1};  // signal() reads it from any thread; reset() replaces it
   WakeChannel wake_;         // only where EVFILT_USER is missing
   kq::EventMerger events_;
-  kq::KnoteFiles files_;  // under libkqueue: the file each descriptor's knotes watch
+  kq::KnoteTable knotes_;  // what each descriptor's knotes carry, and under libkqueue their file
   std::vector<struct kevent> batch_, receipts_;
   bool batching_ = false;
   bool fetch_skipped_ = false;  // wait() left the kernel's knotes for collect()

@@ -1,6 +1,9 @@
 #include "backends/posix/kqueue_events.hpp"
 
 #include <sys/stat.h>
+#if defined(__linux__)
+#include <sys/vfs.h>
+#endif
 
 #include <algorithm>
 
@@ -30,32 +33,62 @@ uint32_t translate(const struct kevent& k) {
 
 int fd_of(uint64_t udata) { return static_cast<int>(udata & 0xffffffffu); }
 
+// Whether a file's device and inode name one open file: a socket's do, and an
+// anonymous pipe's (its two ends aside). Eventfds and other anonymous-inode
+// descriptors share one inode, and a named FIFO, a terminal or a regular file
+// can be opened twice.
+#if defined(__linux__)
+constexpr long kPipefsMagic = 0x50495045;
+bool names_one_file(int fd, const struct stat& st) {
+  if (S_ISSOCK(st.st_mode)) return true;
+  struct statfs fs;
+  return S_ISFIFO(st.st_mode) && fstatfs(fd, &fs) == 0 && static_cast<long>(fs.f_type) == kPipefsMagic;
+}
+#else
+bool names_one_file(int, const struct stat& st) { return S_ISSOCK(st.st_mode); }
+#endif
+
 }  // namespace
 
-bool KnoteFiles::file_of(xpoll_fd_t fd, FileId& id) noexcept {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return false;
-  id = FileId{st.st_dev, st.st_ino};
-  return true;
-}
-
-bool KnoteFiles::note(xpoll_fd_t fd) noexcept {
-  FileId id{};
-  if (!file_of(fd, id)) return true;  // closed: the kernel's answer decides
+bool KnoteTable::note(xpoll_fd_t fd, uint64_t udata, bool file) noexcept {
   size_t i = static_cast<size_t>(fd);
   try {
-    if (i >= files_.size()) files_.resize(std::max(i + 1, files_.size() * 2), FileId{});
+    if (i >= entries_.size()) entries_.resize(std::max(i + 1, entries_.size() * 2), Entry{});
   } catch (...) {
     return false;
   }
-  files_[i] = id;
+  Entry& e = entries_[i];
+  e.udata = udata;
+  struct stat st;
+  if (file && fstat(fd, &st) == 0) {
+    e.dev = st.st_dev;
+    e.ino = st.st_ino;
+    e.unique = names_one_file(fd, st);
+  } else {
+    e.unique = false;  // unknown: never taken for the same file
+  }
   return true;
 }
 
-bool KnoteFiles::same(xpoll_fd_t fd) const noexcept {
-  FileId id{};
+void KnoteTable::forget(xpoll_fd_t fd) noexcept {
   size_t i = static_cast<size_t>(fd);
-  return file_of(fd, id) && i < files_.size() && files_[i].dev == id.dev && files_[i].ino == id.ino;
+  if (i < entries_.size()) entries_[i].udata = 0;
+}
+
+void KnoteTable::forget_all() noexcept {
+  for (Entry& e : entries_) e.udata = 0;
+}
+
+uint64_t KnoteTable::udata(xpoll_fd_t fd) const noexcept {
+  size_t i = static_cast<size_t>(fd);
+  return i < entries_.size() ? entries_[i].udata : 0;
+}
+
+bool KnoteTable::same_file(xpoll_fd_t fd) const noexcept {
+  size_t i = static_cast<size_t>(fd);
+  struct stat st;
+  if (i >= entries_.size() || !entries_[i].unique || fstat(fd, &st) != 0) return false;
+  return st.st_dev == entries_[i].dev && st.st_ino == entries_[i].ino && names_one_file(fd, st);
 }
 
 int EventMerger::reserve(size_t fetch) noexcept {
@@ -104,10 +137,10 @@ void EventMerger::merge(const struct kevent& k, int& merged) noexcept {
   }
 }
 
-bool EventMerger::emit(EventSink& sink, int fetched, int kq, bool (*is_wake)(const struct kevent&),
-                       bool& woken) noexcept {
+bool EventMerger::emit(EventSink& sink, int fetched, int kq, const KnoteTable& knotes,
+                       bool (*is_wake)(const struct kevent&), bool& woken) noexcept {
   int merged = 0;
-  refresh_carry(kq);
+  refresh_carry(kq, knotes);
   for (const Pending& c : carry_) {
     size_t fd = static_cast<size_t>(fd_of(c.udata));
     if (fd < slot_.size()) slot_[fd] = merged;
@@ -137,9 +170,11 @@ bool EventMerger::emit(EventSink& sink, int fetched, int kq, bool (*is_wake)(con
 // one poll() says what holds now. A closed descriptor is dropped (its close
 // dropped its knotes too); a level or oneshot event becomes what is ready
 // now, and a dispatched knote with nothing left is re-enabled, so that the
-// kernel watches it again; an edge is kept as it is. The re-enables go in a
-// buffer of their own: events_ still holds what this wait fetched.
-void EventMerger::refresh_carry(int kq) noexcept {
+// kernel watches it again; an edge is kept as it is. An event of knotes
+// replaced or deleted since is dropped (the core would drop it as stale). The
+// re-enables go in a buffer of their own: events_ still holds what this wait
+// fetched.
+void EventMerger::refresh_carry(int kq, const KnoteTable& knotes) noexcept {
   size_t n = carry_.size();
   if (n == 0) return;
   for (size_t i = 0; i < n; ++i) pfd_[i] = pollfd{fd_of(carry_[i].udata), POLLIN | POLLOUT, 0};
@@ -149,7 +184,7 @@ void EventMerger::refresh_carry(int kq) noexcept {
   for (size_t i = 0; i < n; ++i) {
     Pending c = carry_[i];
     short rev = pfd_[i].revents;
-    if (rev & POLLNVAL) continue;
+    if ((rev & POLLNVAL) || knotes.udata(pfd_[i].fd) != c.udata) continue;
     if (!c.edge) {
       bool readable = rev & (POLLIN | POLLHUP | POLLERR);
       bool writable = rev & (POLLOUT | POLLHUP | POLLERR);

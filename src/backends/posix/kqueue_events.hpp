@@ -35,22 +35,33 @@ inline void set(struct kevent& k, int fd, short filter, unsigned short flags, ui
   EV_SET(&k, static_cast<uintptr_t>(fd), filter, flags, 0, 0, (Udata)(uintptr_t)udata);
 }
 
-// Under libkqueue: the file (device and inode) each descriptor number's
-// knotes were made for, so that a number closed or reused since is known.
-class KnoteFiles {
+// What the backend knows of each descriptor number's knotes: the udata they
+// carry now (a carried event under another one is stale, and must not
+// re-enable them: on a BSD, EV_ENABLE also overwrites the udata), and under
+// libkqueue the file they were made for, so that a number closed or reused
+// since is known.
+class KnoteTable {
  public:
-  // Records fd's file; false when there was no memory for it.
-  bool note(xpoll_fd_t fd) noexcept;
-  // Whether fd still names the file recorded for it.
-  bool same(xpoll_fd_t fd) const noexcept;
+  // Records fd's knotes as carrying `udata`, and with `file`, fd's file.
+  // False when there was no memory for it.
+  bool note(xpoll_fd_t fd, uint64_t udata, bool file) noexcept;
+  // fd's knotes are gone (deleted, or the whole kqueue).
+  void forget(xpoll_fd_t fd) noexcept;
+  void forget_all() noexcept;
+  // The udata fd's knotes carry now, or 0 for none.
+  uint64_t udata(xpoll_fd_t fd) const noexcept;
+  // Whether fd surely still names the file recorded for it (only where the
+  // device and inode name one open file: a socket, an anonymous pipe).
+  bool same_file(xpoll_fd_t fd) const noexcept;
 
  private:
-  struct FileId {
+  struct Entry {
+    uint64_t udata;
     dev_t dev;
     ino_t ino;
+    bool unique;  // the device and inode name one open file
   };
-  static bool file_of(xpoll_fd_t fd, FileId& id) noexcept;
-  std::vector<FileId> files_;
+  std::vector<Entry> entries_;
 };
 
 // Merges, carries and reports what kevent() returned.
@@ -67,7 +78,8 @@ class EventMerger {
   // and carries what does not fit. Wake knotes (`is_wake`) are only counted
   // in `woken`. Dispatched knotes found idle are re-enabled on `kq`.
   // Returns true when the caller's array filled up.
-  bool emit(EventSink& sink, int fetched, int kq, bool (*is_wake)(const struct kevent&), bool& woken) noexcept;
+  bool emit(EventSink& sink, int fetched, int kq, const KnoteTable& knotes, bool (*is_wake)(const struct kevent&),
+            bool& woken) noexcept;
 
  private:
   struct Pending {
@@ -78,7 +90,7 @@ class EventMerger {
   };
   static Pending pending_of(const struct kevent& k) noexcept;
   void merge(const struct kevent& k, int& merged) noexcept;
-  void refresh_carry(int kq) noexcept;
+  void refresh_carry(int kq, const KnoteTable& knotes) noexcept;
 
   std::vector<struct kevent> events_;  // what one kevent() fetched
   std::vector<Pending> merged_;        // room for a carry and a full events_
