@@ -303,14 +303,15 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   int result = 0;
   for (int round = 0, stale_rounds = 0; stale_rounds <= kMaxStaleRounds; ++round) {
     flush();
-    int rc = 0;
     if (rebuild_) {
-      // A change waits for the rebuild (nothing of it was applied): without
-      // one, the wait fails rather than leave it unwatched.
-      rc = reset_backend();
+      // A change waits for the rebuild (nothing of it was applied). Without
+      // a descriptor for the fresh set (at the limit) it is tried again on
+      // the next round: failing the wait would stop a server that is
+      // closing connections to get below its limit.
+      reset_backend();
       flush();
     }
-    if (rc == 0) rc = backend_->prepare();
+    int rc = backend_->prepare();
     int wait_ms = timeout_ms < 0 ? -1 : (round == 0 ? timeout_ms : remaining_ms(deadline));
     // No more can be ready than there are registrations (and the wake): the
     // backend sizes its buffers for that, not for a large array's capacity;
