@@ -161,7 +161,8 @@ TEST_P(Contract, NullPointersAreEinval) {
 TEST_P(Contract, UnknownFlagBitsAreEinval) {
   Pair s = Pair::make();
   xpoll_t* q = nullptr;
-  EXPECT_EQ(xpoll_create(&q, GetParam().c_str(), 1), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_create(&q, GetParam().c_str(), 2), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_create(&q, GetParam().c_str(), XPOLL_SHARED | 0x80000000u), XPOLL_EINVAL);
   EXPECT_EQ(q, nullptr);
   EXPECT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | 0x80000000u, 0), XPOLL_EINVAL);
   EXPECT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_ONESHOT | XPOLL_EDGE, 0), XPOLL_EINVAL);

@@ -121,6 +121,28 @@ typedef struct xpoll_poller xpoll_t;
  * also when the interest is unchanged (so such a modify costs one system call).
  */
 #define XPOLL_EDGE 0x20000u
+/**
+ * @brief Exclusive wake-up: of several pollers watching the same open file
+ * with this bit, one readiness change wakes one of them (at least one, and
+ * not all).
+ *
+ * For a pool of workers, in one process or several, that each have a poller
+ * watching one shared listening socket: without the bit every worker wakes
+ * for every connection and all but one find nothing to accept (the
+ * thundering herd). Which poller is woken is the kernel's choice; a wake
+ * that finds nothing (another worker took the connection) is still possible,
+ * so accept non-blocking.
+ *
+ * Only backends with ::XPOLL_CAP_EXCLUSIVE support it (epoll, as
+ * EPOLLEXCLUSIVE, Linux 4.5 and later); the others fail with ::XPOLL_ENOTSUP.
+ * It combines with ::XPOLL_IN, ::XPOLL_OUT and ::XPOLL_EDGE. With
+ * ::XPOLL_ONESHOT or ::XPOLL_RDHUP it is ::XPOLL_EINVAL (the kernel refuses
+ * both), as it is for a descriptor that is itself a poller (an epoll set).
+ * xpoll_modify() of such a registration is made as a removal and an add
+ * inside the library (the kernel refuses to modify it in place): the
+ * caller sees one call, and what is ready then is reported once more.
+ */
+#define XPOLL_EXCLUSIVE 0x40000u
 /** @} */
 
 /**
@@ -149,6 +171,39 @@ typedef struct xpoll_poller xpoll_t;
  * registration with no interest (select shows them only as readiness).
  */
 #define XPOLL_CAP_HANGUP 0x40u
+/** @brief ::XPOLL_EXCLUSIVE works (epoll). */
+#define XPOLL_CAP_EXCLUSIVE 0x80u
+/** @} */
+
+/**
+ * @name Creation flags
+ * Given to xpoll_create().
+ * @{
+ */
+/**
+ * @brief Several threads may wait on the poller at once.
+ *
+ * Without it a second concurrent xpoll_wait() fails with ::XPOLL_EBUSY. With
+ * it any number of threads may be in xpoll_wait() (and xpoll_add(),
+ * xpoll_modify(), xpoll_remove() from any thread) at the same time, and:
+ * - a ::XPOLL_ONESHOT registration's event is reported to exactly one waiter
+ *   per arming: the usual multi-threaded server has each thread handle what
+ *   it got, then re-arm it with xpoll_modify();
+ * - a level-triggered or ::XPOLL_EDGE registration may be reported to more
+ *   than one waiter: a level-triggered one to every waiter that looks while
+ *   it is ready (a thread may be handed what another thread is handling), an
+ *   edge one usually to one waiter per change (docs/semantics.md has the
+ *   table per backend);
+ * - xpoll_wake() makes every wait in progress return (or the next one, if
+ *   none is);
+ * - after xpoll_remove() returns, no waiter reports that registration.
+ *
+ * epoll, kqueue and iocp let every waiter block in the kernel at once, each
+ * with its own event buffer. poll and select (and their Windows forms) let
+ * one waiter at a time into the kernel; the others wait their turn in the
+ * library and then look for themselves.
+ */
+#define XPOLL_SHARED 0x1u
 /** @} */
 
 /**
@@ -210,7 +265,8 @@ typedef struct xpoll_event {
  *                 or NULL for the best compiled one. With NULL, the environment
  *                 variable @c XPOLL_BACKEND, when set and not empty, names the
  *                 backend instead (ignored in set-uid and set-gid programs).
- * @param flags    Reserved; must be 0.
+ * @param flags    0, or ::XPOLL_SHARED for a poller several threads may wait
+ *                 on at once.
  * @return 0, or ::XPOLL_EINVAL (@p out NULL, unknown @p flags),
  *         ::XPOLL_ENOBACKEND (the name is unknown or not compiled, including a
  *         name taken from @c XPOLL_BACKEND), ::XPOLL_EMFILE, ::XPOLL_ENFILE,
@@ -245,8 +301,12 @@ XPOLL_API void xpoll_destroy(xpoll_t *p);
  *                with one of ::XPOLL_ONESHOT, ::XPOLL_EDGE. ::XPOLL_ERR and
  *                ::XPOLL_HUP may be given and are reported in any case. An
  *                interest of 0 watches for errors and hang-ups only.
+ *                ::XPOLL_EXCLUSIVE asks for exclusive wake-up where the
+ *                backend has it.
  * @param data    Returned with every event of this registration.
- * @return 0, or ::XPOLL_EINVAL (@p p NULL, unknown bits, both modes),
+ * @return 0, or ::XPOLL_EINVAL (@p p NULL, unknown bits, both modes,
+ *         ::XPOLL_EXCLUSIVE with ::XPOLL_ONESHOT or ::XPOLL_RDHUP, or on a
+ *         descriptor that is itself an epoll set),
  *         ::XPOLL_EBADF (@p fd negative, not open, or open for no I/O: a
  *         Linux O_PATH descriptor), ::XPOLL_EEXIST (already
  *         registered), ::XPOLL_ENOTSUP (mode or ::XPOLL_RDHUP not supported,
@@ -276,7 +336,11 @@ XPOLL_API int xpoll_add(xpoll_t *p, xpoll_fd_t fd, uint32_t events, uint64_t dat
  * change back to what the kernel already has costs no system call.
  *
  * @return 0, or ::XPOLL_EINVAL, ::XPOLL_ENOENT (not registered),
- *         ::XPOLL_ENOTSUP, ::XPOLL_ENOMEM, ::XPOLL_EFORKED.
+ *         ::XPOLL_ENOTSUP, ::XPOLL_ENOMEM, ::XPOLL_EFORKED. A modify
+ *         that adds or drops ::XPOLL_EXCLUSIVE, or changes a registration
+ *         that has it, is made as a removal and an add; if the add is then
+ *         refused (the descriptor was closed), the registration watches
+ *         nothing more, as a closed descriptor's does.
  *
  * Thread safety: as xpoll_add().
  */
@@ -327,18 +391,21 @@ XPOLL_API int xpoll_remove(xpoll_t *p, xpoll_fd_t fd);
  *                    otherwise milliseconds.
  * @return The number of events (0 on time-out or wake; rarely, 0 early after a
  *         run of readiness the backend had to discard), or ::XPOLL_EINVAL,
- *         ::XPOLL_EBUSY (another thread is waiting), ::XPOLL_EINTR (a signal
+ *         ::XPOLL_EBUSY (another thread is waiting on a poller made
+ *         without ::XPOLL_SHARED), ::XPOLL_EINTR (a signal
  *         arrived; the caller should handle it and wait again with the time
  *         left), ::XPOLL_EFORKED, ::XPOLL_ENOMEM, ::XPOLL_EIO.
  *
- * Thread safety: one waiter at a time per poller.
+ * Thread safety: one waiter at a time per poller, or any number with
+ * ::XPOLL_SHARED.
  */
 XPOLL_API int xpoll_wait(xpoll_t *p, xpoll_event_t *events, int max, int timeout_ms);
 
 /**
  * @brief Makes the current wait return, or the next one if none is in progress.
  *
- * Wakes are coalesced: several wakes before a wait make one wait return.
+ * Wakes are coalesced: several wakes before a wait make one wait return. On
+ * a ::XPOLL_SHARED poller every wait in progress returns.
  * Async-signal-safe after xpoll_create() has returned, except on the kqueue
  * backend built on libkqueue (Linux), whose kevent() takes locks.
  *

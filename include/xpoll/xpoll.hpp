@@ -120,13 +120,20 @@ class Events {
 /** @brief Owns one poller. Move-only; destroyed with the object. */
 class Poller {
  public:
-  /** @brief Opens @p backend (nullptr: the best); throws std::system_error on failure. */
-  explicit Poller(const char* backend = nullptr) {
-    int rc = xpoll_create(&p_, backend, 0);
+  /**
+   * @brief Opens @p backend (nullptr: the best) with creation @p flags (0 or
+   * ::XPOLL_SHARED); throws std::system_error on failure.
+   */
+  explicit Poller(const char* backend = nullptr, uint32_t flags = 0) {
+    int rc = xpoll_create(&p_, backend, flags);
     if (rc < 0) throw std::system_error(to_error(rc), "xpoll_create");
   }
   /** @brief Opens @p backend (nullptr: the best); on failure sets @p ec and holds nothing. */
   Poller(const char* backend, std::error_code& ec) noexcept { ec = to_error(xpoll_create(&p_, backend, 0)); }
+  /** @brief As above, with creation @p flags (0 or ::XPOLL_SHARED). */
+  Poller(const char* backend, uint32_t flags, std::error_code& ec) noexcept {
+    ec = to_error(xpoll_create(&p_, backend, flags));
+  }
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
   /** @brief Takes over @p o's poller. */

@@ -9,8 +9,9 @@
 
 struct xpoll_poller {
   xpoll::detail::Poller poller;
-  xpoll_poller(std::unique_ptr<xpoll::detail::Backend> b, const xpoll::detail::BackendInfo& info) noexcept
-      : poller(std::move(b), info) {}
+  xpoll_poller(std::unique_ptr<xpoll::detail::Backend> b, const xpoll::detail::BackendInfo& info,
+               bool shared) noexcept
+      : poller(std::move(b), info, shared) {}
 };
 
 namespace {
@@ -51,7 +52,7 @@ const BackendInfo* choose(const char* name) noexcept {
 extern "C" {
 
 XPOLL_API int xpoll_create(xpoll_t** out, const char* backend, uint32_t flags) {
-  if (!out || flags != 0) return XPOLL_EINVAL;
+  if (!out || (flags & ~XPOLL_SHARED) != 0) return XPOLL_EINVAL;
   const BackendInfo* info = choose(backend);
   if (!info) return XPOLL_ENOBACKEND;
   return guarded([&] {
@@ -59,7 +60,7 @@ XPOLL_API int xpoll_create(xpoll_t** out, const char* backend, uint32_t flags) {
     std::unique_ptr<xpoll::detail::Backend> b;
     int rc = info->make(b);
     if (rc != 0) return rc;
-    *out = new xpoll_poller(std::move(b), *info);
+    *out = new xpoll_poller(std::move(b), *info, (flags & XPOLL_SHARED) != 0);
     return 0;
   });
 }

@@ -37,6 +37,11 @@ constexpr uint32_t kCapNativeOneshot = 1u << 16;
 // kCapKernelState: registrations live in the kernel and persist until
 // removed, so apply() is a system call and errors at add time come from it.
 constexpr uint32_t kCapKernelState = 1u << 17;
+// kCapConcurrentWait: several threads may block in wait() at once, each with
+// its own WaitSlot (epoll, kqueue, iocp). Without it the core lets one waiter
+// at a time into the kernel (between prepare() and collect()), and passes no
+// slot.
+constexpr uint32_t kCapConcurrentWait = 1u << 18;
 constexpr uint32_t kPublicCapMask = 0xffffu;
 
 // A registration's generation names it in the events a backend reports, so
@@ -68,13 +73,23 @@ constexpr int kRebuild = 3;
 enum ApplyHow : unsigned { kChange = 0, kVerify = 1u << 0, kRenew = 1u << 1 };
 
 class Poller;
+struct Waiter;
+
+// One waiter's part of a wait: the buffer the kernel fills between wait()
+// and collect(), and anything else a wait keeps for the next one. A backend
+// with kCapConcurrentWait makes one per thread that waits at once; the core
+// keeps them in a pool and hands each wait one of them.
+class WaitSlot {
+ public:
+  virtual ~WaitSlot() = default;
+};
 
 // Receives what a backend's wait found. Implemented by the core.
 class EventSink {
  public:
   enum Result { kAccepted, kSkipped, kFull };
 
-  explicit EventSink(Poller& poller) : poller_(poller) {}
+  EventSink(Poller& poller, Waiter& waiter) : poller_(poller), waiter_(waiter) {}
 
   // Reports readiness of fd (XPOLL_IN/OUT/ERR/HUP/RDHUP bits). generation is
   // what the backend was given for this registration in apply(), or kNoGeneration.
@@ -92,6 +107,7 @@ class EventSink {
  private:
   friend class Poller;
   Poller& poller_;
+  Waiter& waiter_;
   xpoll_event_t* out_ = nullptr;
   int max_ = 0;
   int count_ = 0;
@@ -99,7 +115,6 @@ class EventSink {
   int linger_ = 0;  // of the stale events, those of a registration the kernel may still hold
   int dead_ = 0;
   bool woken_ = false;
-  bool user_wake_ = false;
 };
 
 class Backend {
@@ -125,13 +140,23 @@ class Backend {
   virtual void begin_batch(size_t /*count*/) noexcept {}
   virtual void end_batch(void (*refused)(void* ctx, xpoll_fd_t fd), void* ctx) noexcept {}
 
-  // Called with the core's lock held, just before wait().
-  virtual int prepare() noexcept { return 0; }
-  // Blocks up to timeout_ms (-1: forever) without the core's lock. Returns
-  // 0 or an XPOLL_E* code (XPOLL_EINTR for a signal).
-  virtual int wait(int max, int timeout_ms) noexcept = 0;
+  // A slot for one more waiter (kCapConcurrentWait only); throws
+  // std::bad_alloc.
+  virtual std::unique_ptr<WaitSlot> make_slot() { return nullptr; }
+  // Whether the slot holds events a wait took from the kernel and had no
+  // room to report: the next wait given the slot reports them first.
+  virtual bool has_carry(const WaitSlot* /*slot*/) const noexcept { return false; }
+
+  // Called with the core's lock held, just before wait(), for a caller's
+  // array of `max`. `slot` is the waiter's (nullptr without
+  // kCapConcurrentWait).
+  virtual int prepare(WaitSlot* /*slot*/, int /*max*/) noexcept { return 0; }
+  // Blocks up to timeout_ms (-1: forever) without the core's lock, taking at
+  // most `max` events (what the caller's array and the registrations allow).
+  // Returns 0 or an XPOLL_E* code (XPOLL_EINTR for a signal).
+  virtual int wait(WaitSlot* slot, int max, int timeout_ms) noexcept = 0;
   // Called with the core's lock held after wait(): reports what was found.
-  virtual void collect(EventSink& sink) noexcept = 0;
+  virtual void collect(WaitSlot* slot, EventSink& sink) noexcept = 0;
 
   // Makes a blocked wait() return. Async-signal-safe.
   virtual int signal() noexcept = 0;

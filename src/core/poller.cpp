@@ -8,6 +8,7 @@ namespace {
 
 constexpr uint32_t kInterestBits = XPOLL_IN | XPOLL_OUT | XPOLL_RDHUP;
 constexpr uint32_t kModeBits = XPOLL_ONESHOT | XPOLL_EDGE;
+constexpr uint32_t kFlagBits = XPOLL_EXCLUSIVE;
 constexpr uint32_t kAlwaysBits = XPOLL_ERR | XPOLL_HUP;
 
 // A wait loops internally when everything it saw was stale; this bounds how
@@ -37,16 +38,21 @@ void EventSink::dead(xpoll_fd_t fd) {
 }
 void EventSink::woken() { poller_.on_woken(*this); }
 
-Poller::Poller(std::unique_ptr<Backend> backend, const BackendInfo& info) noexcept
-    : backend_(std::move(backend)), info_(info), caps_(info.caps), fork_gen_(fork_generation()) {}
+Poller::Poller(std::unique_ptr<Backend> backend, const BackendInfo& info, bool shared) noexcept
+    : backend_(std::move(backend)), info_(info), caps_(info.caps), fork_gen_(fork_generation()), shared_(shared) {}
 
 Poller::~Poller() = default;
 
 int Poller::check_interest(uint32_t events) const noexcept {
-  if (events & ~(kInterestBits | kModeBits | kAlwaysBits)) return XPOLL_EINVAL;
+  if (events & ~(kInterestBits | kModeBits | kFlagBits | kAlwaysBits)) return XPOLL_EINVAL;
   if ((events & kModeBits) == kModeBits) return XPOLL_EINVAL;
   if ((events & XPOLL_EDGE) && !(caps_ & XPOLL_CAP_EDGE)) return XPOLL_ENOTSUP;
   if ((events & XPOLL_RDHUP) && !(caps_ & XPOLL_CAP_RDHUP)) return XPOLL_ENOTSUP;
+  if (events & XPOLL_EXCLUSIVE) {
+    if (!(caps_ & XPOLL_CAP_EXCLUSIVE)) return XPOLL_ENOTSUP;
+    // The kernel (EPOLLEXCLUSIVE) takes neither oneshot nor read hang-up.
+    if (events & (XPOLL_ONESHOT | XPOLL_RDHUP)) return XPOLL_EINVAL;
+  }
   return 0;
 }
 
@@ -192,12 +198,12 @@ int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) {
     ++registered_;
     // A waiter blocked with room for fewer registrations than there are now,
     // or a set to rebuild (kRebuild: nothing was applied), goes round again.
-    if (waiting_ && (rebuild_ || registered_ + 1 > wait_fetch_)) signal_internal();
+    if (waiting_ && (rebuild_ || registered_ + 1 > least_fetch())) signal_internal();
     return 0;
   }
   changed(fd, r);
   ++registered_;
-  if (waiting_ && registered_ + 1 > wait_fetch_) signal_internal();
+  if (waiting_ && registered_ + 1 > least_fetch()) signal_internal();
   return 0;
 }
 
@@ -227,17 +233,21 @@ int Poller::remove(xpoll_fd_t fd) {
   return 0;
 }
 
+// Async-signal-safe: an atomic count and the backend's signal. Every wait
+// that started before the count moved returns (see should_return()); the
+// signal brings one of them out of the kernel, and leave_kernel() passes it
+// on to the others.
 int Poller::wake() noexcept {
-  user_wake_.store(true);
+  wake_epoch_.fetch_add(1);
   if (signalled_.exchange(true)) return 0;  // coalesced with a wake not yet seen
   return backend_->signal();
 }
 
 void Poller::on_woken(EventSink& sink) noexcept {
   // The backend has drained the channel. Clearing the flag after the drain
-  // means a wake racing with us either is seen below or signals afresh.
+  // means a wake racing with us either moved the count before the waiter
+  // reads it, or signals afresh.
   signalled_.store(false);
-  if (user_wake_.exchange(false)) sink.user_wake_ = true;
   sink.woken_ = true;
 }
 
@@ -289,19 +299,133 @@ bool Poller::should_rebuild(const EventSink& sink, int timeout_ms, Clock::time_p
 // time-out: the backend may not have looked at the others (select fails as
 // a whole when one descriptor is closed).
 bool Poller::should_return(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept {
-  if (sink.count_ > 0 || sink.user_wake_) return true;
+  if (sink.count_ > 0 || woken_by_user(sink.waiter_)) return true;
   if (timeout_ms == 0) return sink.dead_ == 0;
   return timeout_ms > 0 && remaining_ms(deadline) == 0;
 }
 
+// Whether a waiter may enter the kernel now: into a backend without
+// kCapConcurrentWait one at a time, and into none while a rebuild of the
+// kernel set waits for the others to come out (it closes what they block on).
+bool Poller::may_enter_kernel() const noexcept {
+  if (in_kernel_ == 0) return true;
+  return (caps_ & kCapConcurrentWait) && !rebuild_;
+}
+
+// Waits, without the lock, for the waiter's turn in the kernel. False when
+// the wait is to return instead: a wake came, or its time is up (a wait that
+// does not block does not wait for its turn either).
+bool Poller::await_turn(std::unique_lock<std::mutex>& lock, const Waiter& w, int timeout_ms,
+                        Clock::time_point deadline) {
+  if (may_enter_kernel()) return true;
+  ++at_gate_;
+  bool turn = true;
+  while (!may_enter_kernel()) {
+    if (woken_by_user(w) || timeout_ms == 0) {
+      turn = false;
+      break;
+    }
+    if (timeout_ms < 0) {
+      gate_.wait(lock);
+    } else if (gate_.wait_until(lock, deadline) == std::cv_status::timeout && !may_enter_kernel()) {
+      turn = false;
+      break;
+    }
+  }
+  --at_gate_;
+  return turn;
+}
+
+// The waiter is out of the kernel. Others still blocked there are brought
+// out (one signal each, passed on by each) when a wake is theirs too or the
+// set is to be rebuilt; those waiting their turn are told.
+void Poller::leave_kernel(Waiter& w) noexcept {
+  w.in_kernel = false;
+  --in_kernel_;
+  if (in_kernel_ > 0) {
+    uint32_t epoch = wake_epoch_.load();
+    bool call = rebuild_;
+    for (const Waiter* o = waiters_; o && !call; o = o->next) call = o->in_kernel && o->epoch != epoch;
+    if (call) signal_internal();
+  }
+  if (at_gate_ > 0) gate_.notify_all();
+}
+
+// The least room a waiter in the kernel has (SIZE_MAX: none is short).
+size_t Poller::least_fetch() const noexcept {
+  size_t least = SIZE_MAX;
+  for (const Waiter* w = waiters_; w; w = w->next)
+    if (w->in_kernel) least = std::min(least, w->fetch);
+  return least;
+}
+
+// A wait's slot (kCapConcurrentWait): one from the pool, or a new one.
+// Throws std::bad_alloc, changing nothing.
+std::unique_ptr<WaitSlot> Poller::take_slot() {
+  if (free_slots_.empty()) {
+    free_slots_.reserve(slots_made_ + 1);  // so that give_back() cannot fail
+    std::unique_ptr<WaitSlot> slot = backend_->make_slot();
+    ++slots_made_;
+    return slot;
+  }
+  std::unique_ptr<WaitSlot> slot = std::move(free_slots_.back());
+  free_slots_.pop_back();
+  return slot;
+}
+
+// Returns a slot to the pool. One that carries events its wait had no room
+// for goes on top, where the next wait takes it; if others are blocked in
+// the kernel, one of them is brought out to report them.
+void Poller::give_back(std::unique_ptr<WaitSlot>& slot) noexcept {
+  bool carry = backend_->has_carry(slot.get());
+  free_slots_.push_back(std::move(slot));  // within the capacity take_slot() reserved
+  if (carry && in_kernel_ > 0) signal_internal();
+}
+
+void Poller::swap_for_carry(std::unique_ptr<WaitSlot>& slot) noexcept {
+  if (free_slots_.empty() || backend_->has_carry(slot.get()) || !backend_->has_carry(free_slots_.back().get()))
+    return;
+  std::swap(slot, free_slots_.back());
+}
+
+// Waits: one thread at a time, or several on an XPOLL_SHARED poller. Each
+// waiter is on the list of waiters from start to end; between prepare() and
+// collect() it is "in the kernel", and the lock is released only there and
+// while it waits for its turn (await_turn()).
 int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (waiting_) return XPOLL_EBUSY;
-  waiting_ = true;
+  if (waiting_ > 0 && !shared_) return XPOLL_EBUSY;
+  std::unique_ptr<WaitSlot> slot;
+  if (caps_ & kCapConcurrentWait) slot = take_slot();
+  Waiter w;
+  w.epoch = delivered_epoch_;
+  w.next = waiters_;
+  if (waiters_) waiters_->prev = &w;
+  waiters_ = &w;
+  ++waiting_;
+  int result = wait_rounds(w, slot, out, max, timeout_ms, lock);
+  // The wake was delivered, unless the wait failed (a signal's EINTR): the
+  // next wait returns for it then.
+  uint32_t seen = wake_epoch_.load();
+  if (result >= 0 && seen != w.epoch) delivered_epoch_ = seen;
+  if (w.prev) w.prev->next = w.next;
+  else waiters_ = w.next;
+  if (w.next) w.next->prev = w.prev;
+  --waiting_;
+  if (slot) give_back(slot);
+  return result;
+}
+
+int Poller::wait_rounds(Waiter& w, std::unique_ptr<WaitSlot>& slot, xpoll_event_t* out, int max, int timeout_ms,
+                        std::unique_lock<std::mutex>& lock) noexcept {
   // The clock is read only for a finite, non-zero time-out.
   const auto deadline = timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms) : Clock::time_point();
   int result = 0;
   for (int round = 0, stale_rounds = 0; stale_rounds <= kMaxStaleRounds; ++round) {
+    if (!await_turn(lock, w, timeout_ms, deadline)) {
+      result = 0;
+      break;
+    }
     flush();
     if (rebuild_) {
       // A change waits for the rebuild (nothing of it was applied). Without
@@ -311,34 +435,44 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
       reset_backend();
       flush();
     }
-    int rc = backend_->prepare();
+    if (slot) swap_for_carry(slot);
     int wait_ms = timeout_ms < 0 ? -1 : (round == 0 ? timeout_ms : remaining_ms(deadline));
+    // A wake made since this wait started returns it: whoever drained the
+    // channel may have passed it by, so it must not block.
+    if (woken_by_user(w)) wait_ms = 0;
     // No more can be ready than there are registrations (and the wake): the
     // backend sizes its buffers for that, not for a large array's capacity;
     // at least for a few dozen, so that completions of cancelled requests
     // (iocp) or registrations added meanwhile take few rounds.
     size_t room = std::max(registered_ + 1, kMinFetch);
     int fetch = static_cast<int>(std::min(static_cast<size_t>(max), room));
-    wait_fetch_ = fetch < max ? static_cast<size_t>(fetch) : SIZE_MAX;
-    if (rc == 0) {
-      lock.unlock();
-      rc = backend_->wait(fetch, wait_ms);
-      lock.lock();
-    }
+    w.fetch = fetch < max ? static_cast<size_t>(fetch) : SIZE_MAX;
+    int rc = backend_->prepare(slot.get(), fetch);
     if (rc != 0) {
       result = rc;
       break;
     }
-    EventSink sink(*this);
+    w.in_kernel = true;
+    ++in_kernel_;
+    lock.unlock();
+    rc = backend_->wait(slot.get(), fetch, wait_ms);
+    lock.lock();
+    // Collected also after a failed wait (which found nothing): a backend
+    // may report events it carried, and prepare() is always matched.
+    EventSink sink(*this, w);
     sink.out_ = out;
     sink.max_ = max;
-    backend_->collect(sink);
-    if (should_rebuild(sink, timeout_ms, deadline)) reset_backend();
+    backend_->collect(slot.get(), sink);
+    if (should_rebuild(sink, timeout_ms, deadline)) rebuild_ = true;
+    leave_kernel(w);
     result = sink.count_;
+    if (rc != 0) {
+      if (result == 0) result = rc;
+      break;
+    }
     if (should_return(sink, timeout_ms, deadline)) break;
     stale_rounds = sink.woken_ ? 0 : stale_rounds + 1;
   }
-  waiting_ = false;
   return result;
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -59,9 +60,19 @@ class FdTable {
   std::vector<Reg> regs_;
 };
 
+// One thread in Poller::wait(), on the poller's list of waiters (under its
+// lock; it lives on that thread's stack).
+struct Waiter {
+  uint32_t epoch = 0;        // the wake epoch its wait started under (see Poller::wake())
+  size_t fetch = SIZE_MAX;   // what its kernel wait has room for (SIZE_MAX: the caller's whole array)
+  bool in_kernel = false;    // between the backend's prepare() and collect()
+  Waiter* prev = nullptr;
+  Waiter* next = nullptr;
+};
+
 class Poller {
  public:
-  Poller(std::unique_ptr<Backend> backend, const BackendInfo& info) noexcept;
+  Poller(std::unique_ptr<Backend> backend, const BackendInfo& info, bool shared) noexcept;
   ~Poller();
 
   int add(xpoll_fd_t fd, uint32_t events, uint64_t data);
@@ -93,6 +104,17 @@ class Poller {
   void signal_internal() noexcept;
   bool should_rebuild(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept;
   bool should_return(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept;
+  bool woken_by_user(const Waiter& w) const noexcept { return wake_epoch_.load() != w.epoch; }
+  bool may_enter_kernel() const noexcept;
+  bool await_turn(std::unique_lock<std::mutex>& lock, const Waiter& w, int timeout_ms,
+                  Clock::time_point deadline);
+  void leave_kernel(Waiter& w) noexcept;
+  size_t least_fetch() const noexcept;
+  std::unique_ptr<WaitSlot> take_slot();
+  void give_back(std::unique_ptr<WaitSlot>& slot) noexcept;
+  void swap_for_carry(std::unique_ptr<WaitSlot>& slot) noexcept;
+  int wait_rounds(Waiter& w, std::unique_ptr<WaitSlot>& slot, xpoll_event_t* out, int max, int timeout_ms,
+                  std::unique_lock<std::mutex>& lock) noexcept;
 
   EventSink::Result on_event(EventSink& sink, xpoll_fd_t fd, uint32_t events, uint64_t generation) noexcept;
   void on_dead(xpoll_fd_t fd) noexcept;
@@ -102,18 +124,31 @@ class Poller {
   const BackendInfo& info_;
   const uint32_t caps_;
   const unsigned fork_gen_;
+  const bool shared_;  // XPOLL_SHARED: several threads may wait at once
 
   std::mutex mu_;
   FdTable table_;
   std::vector<xpoll_fd_t> changes_;  // capacity kept >= table size
-  bool waiting_ = false;
-  LingerTracker lingering_;  // kernel registrations no entry names
-  bool rebuild_ = false;     // a backend asked for a fresh kernel set (kRebuild)
-  size_t registered_ = 0;    // registrations in the table: no wait can report more
-  size_t wait_fetch_ = 0;    // what the blocked wait has room for (SIZE_MAX: the caller's whole array)
+  LingerTracker lingering_;          // kernel registrations no entry names
+  bool rebuild_ = false;             // a backend asked for a fresh kernel set (kRebuild)
+  size_t registered_ = 0;            // registrations in the table: no wait can report more
 
+  // The waits in progress (see wait()).
+  Waiter* waiters_ = nullptr;  // the list of them
+  int waiting_ = 0;            // how many
+  int in_kernel_ = 0;          // of them, those between prepare() and collect()
+  int at_gate_ = 0;            // of them, those waiting for their turn in the kernel
+  std::condition_variable gate_;
+  std::vector<std::unique_ptr<WaitSlot>> free_slots_;  // capacity kept >= slots_made_
+  size_t slots_made_ = 0;
+
+  // xpoll_wake() counts in wake_epoch_; a wait that started under an earlier
+  // count returns. delivered_epoch_ is the count the last wait to return saw:
+  // a wait starts under it, so a wake made with no wait in progress makes the
+  // next one return.
+  std::atomic<uint32_t> wake_epoch_{0};
+  uint32_t delivered_epoch_ = 0;
   std::atomic<bool> signalled_{false};  // the backend's wake channel is (being) signalled
-  std::atomic<bool> user_wake_{false};  // xpoll_wake() asked for the wait to return
 };
 
 }  // namespace xpoll::detail

@@ -7,7 +7,14 @@
 // event of a registration removed while another thread was inside
 // epoll_wait() is recognised and dropped. Oneshot is EPOLLONESHOT and edge is
 // EPOLLET, both native. The wake channel is an eventfd registered level-
-// triggered under a reserved data value.
+// triggered under a reserved data value. Several threads may block in
+// epoll_wait() at once, each with its own event buffer (a WaitSlot); the
+// kernel hands each ready item to one of them, and a level-triggered one
+// goes back on its ready list, to be handed to the next.
+//
+// Exclusive wake-up is EPOLLEXCLUSIVE (Linux 4.5). The kernel refuses
+// EPOLL_CTL_MOD of such a registration, and a MOD that would add the bit:
+// every change that involves it is made as EPOLL_CTL_DEL and EPOLL_CTL_ADD.
 //
 // Known limits: epoll refuses regular files (EPERM). It keys a registration
 // on the open file, not on the number: closing a descriptor whose file is
@@ -20,6 +27,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <memory>
 #include <vector>
 
 #include "core/backend.hpp"
@@ -42,6 +50,7 @@ uint32_t to_epoll(const KernelState& want) {
   // keeps the errors and hang-ups it would report from repeating.
   if ((want.interest & XPOLL_ONESHOT) || want.paused) ev |= EPOLLONESHOT;
   if (want.interest & XPOLL_EDGE) ev |= EPOLLET;
+  if (want.interest & XPOLL_EXCLUSIVE) ev |= EPOLLEXCLUSIVE;
   return ev;
 }
 
@@ -74,6 +83,12 @@ int open_epoll(int& epfd, const WakeChannel& wake) {
   return 0;
 }
 
+// One waiter's events.
+struct EpollSlot final : WaitSlot {
+  std::vector<epoll_event> events;
+  int nready = 0;
+};
+
 class EpollBackend final : public Backend {
  public:
   ~EpollBackend() override {
@@ -91,16 +106,25 @@ class EpollBackend final : public Backend {
     uint64_t data = (uint64_t{generation} << 32) | static_cast<uint32_t>(fd);
     uint32_t ev = to_epoll(want);
     if (!have.on) return ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
+    bool exclusive = ((have.interest | want.interest) & XPOLL_EXCLUSIVE) != 0;
     // MOD also re-checks readiness, which is what a renewed edge registration needs.
-    if (!(how & kVerify)) return ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
+    if (!(how & kVerify)) return exclusive ? readd(fd, ev, data) : ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
     // The kernel may hold a registration made for an earlier file with this
     // number. Unchanged interest: ADD answers EEXIST for the same open file
     // (at the cost of a lookup) and registers a new one. Changed interest:
     // MOD, and ADD if that file is not registered.
     if (have == want) {
       int rc = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
-      if (rc == XPOLL_EEXIST && (how & kRenew)) return ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
+      if (rc == XPOLL_EEXIST && (how & kRenew))
+        return exclusive ? readd(fd, ev, data) : ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
       return rc == XPOLL_EEXIST ? kKeptGeneration : rc == 0 ? kMayLinger : rc;
+    }
+    if (exclusive) {
+      // DEL finds the same file or none (ENOENT: an earlier file may linger).
+      int rc = ctl(epfd_, EPOLL_CTL_DEL, fd, 0, 0);
+      if (rc != 0 && rc != XPOLL_ENOENT) return rc;
+      int added = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
+      return added != 0 ? added : rc == XPOLL_ENOENT ? kMayLinger : 0;
     }
     int rc = ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
     if (rc != XPOLL_ENOENT) return rc;
@@ -108,25 +132,41 @@ class EpollBackend final : public Backend {
     return rc == 0 ? kMayLinger : rc;
   }
 
-  int wait(int max, int timeout_ms) noexcept override {
-    if (events_.size() < static_cast<size_t>(max)) {
-      try {
-        events_.resize(max);
-      } catch (...) {
-        return XPOLL_ENOMEM;
-      }
+  // Replaces an exclusive registration (or makes one of a plain one): the
+  // kernel modifies neither in place. When the add is refused after the
+  // removal, nothing is left registered, and the core drops the entry's
+  // kernel state as it does for any refused change.
+  int readd(int fd, uint32_t ev, uint64_t data) noexcept {
+    int rc = ctl(epfd_, EPOLL_CTL_DEL, fd, 0, 0);
+    return rc != 0 ? rc : ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
+  }
+
+  std::unique_ptr<WaitSlot> make_slot() override { return std::make_unique<EpollSlot>(); }
+
+  int prepare(WaitSlot* slot, int max) noexcept override {
+    auto& events = static_cast<EpollSlot*>(slot)->events;
+    if (events.size() >= static_cast<size_t>(max)) return 0;
+    try {
+      events.resize(max);
+    } catch (...) {
+      return XPOLL_ENOMEM;
     }
-    // Never ask for more than the caller can take: an edge or oneshot event
-    // taken from the kernel and not reported would be lost.
-    int n = epoll_wait(epfd_, events_.data(), max, timeout_ms);
-    if (n < 0) return from_errno(errno);
-    nready_ = n;
     return 0;
   }
 
-  void collect(EventSink& sink) noexcept override {
-    for (int i = 0; i < nready_; ++i) {
-      const epoll_event& e = events_[i];
+  int wait(WaitSlot* slot, int max, int timeout_ms) noexcept override {
+    auto* s = static_cast<EpollSlot*>(slot);
+    // Never ask for more than the caller can take: an edge or oneshot event
+    // taken from the kernel and not reported would be lost.
+    int n = epoll_wait(epfd_, s->events.data(), max, timeout_ms);
+    s->nready = n < 0 ? 0 : n;
+    return n < 0 ? from_errno(errno) : 0;
+  }
+
+  void collect(WaitSlot* slot, EventSink& sink) noexcept override {
+    auto* s = static_cast<EpollSlot*>(slot);
+    for (int i = 0; i < s->nready; ++i) {
+      const epoll_event& e = s->events[i];
       if (e.data.u64 == kWakeData) {
         wake_.drain();
         sink.woken();
@@ -134,7 +174,7 @@ class EpollBackend final : public Backend {
       }
       sink.emit(static_cast<int>(e.data.u64 & 0xffffffffu), from_epoll(e.events), e.data.u64 >> 32);
     }
-    nready_ = 0;
+    s->nready = 0;
   }
 
   int signal() noexcept override { return wake_.signal(); }
@@ -153,13 +193,11 @@ class EpollBackend final : public Backend {
  private:
   int epfd_ = -1;
   WakeChannel wake_;
-  std::vector<epoll_event> events_;
-  int nready_ = 0;
 };
 
 constexpr uint32_t kEpollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
-                                XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | XPOLL_CAP_HANGUP | kCapNativeOneshot |
-                                kCapKernelState;
+                                XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | XPOLL_CAP_HANGUP | XPOLL_CAP_EXCLUSIVE |
+                                kCapNativeOneshot | kCapKernelState | kCapConcurrentWait;
 
 }  // namespace
 

@@ -8,7 +8,10 @@
 // kernel's verdict; the changes the core queues for the next wait are sent in
 // one kevent() call. The knote's udata carries the descriptor and the
 // registration's generation. The wake is an EVFILT_USER knote triggered with
-// NOTE_TRIGGER, or a self-pipe where EVFILT_USER is missing.
+// NOTE_TRIGGER, or a self-pipe where EVFILT_USER is missing. Several threads
+// may block in kevent() at once, each with its own buffer and carry (a
+// WaitSlot); the kernel hands each active knote to one of them, and a level
+// one that is still active goes back on its queue, to be handed to the next.
 //
 // Known limits: a registration with no interest reports nothing (kqueue has
 // no filter for errors alone), and RDHUP without IN is edge-triggered, so that
@@ -30,6 +33,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <vector>
 
 #include "backends/posix/kqueue_events.hpp"
@@ -81,6 +85,15 @@ unsigned short mode_flags(uint32_t want, short filter) {
     f |= EV_DISPATCH;
   return f;
 }
+
+// One waiter's knotes, and what its wait() left for collect().
+struct KqueueSlot final : WaitSlot {
+  kq::Fetch fetch;
+  int nready = 0;
+  int fetch_max = 0;
+  bool fetch_skipped = false;  // wait() left the kernel's knotes for collect()
+  bool carried = false;        // prepare() found a carry: wait() does not block
+};
 
 class KqueueBackend final : public Backend {
  public:
@@ -201,45 +214,60 @@ class KqueueBackend final : public Backend {
       if (refusal(receipts_[i], batch_[i].flags)) refused(ctx, static_cast<int>(receipts_[i].ident));
   }
 
-  int wait(int max, int timeout_ms) noexcept override {
+  std::unique_ptr<WaitSlot> make_slot() override { return std::make_unique<KqueueSlot>(); }
+
+  bool has_carry(const WaitSlot* slot) const noexcept override {
+    return !static_cast<const KqueueSlot*>(slot)->fetch.carry.empty();
+  }
+
+  int prepare(WaitSlot* slot, int max) noexcept override {
+    auto* s = static_cast<KqueueSlot*>(slot);
     // A descriptor can bring two knotes, so up to twice the caller's array
     // is asked for, and one more for the wake: with fewer, its write knote
     // could wait in the kernel for the next call while its read knote is
     // reported alone (libkqueue even drops it). What then does not fit is
     // carried to the next wait (which does not block), never dropped: an
     // edge or oneshot knote taken from the kernel exists nowhere else.
-    fetch_max_ = 2 * max + 1;
-    if (events_.reserve(static_cast<size_t>(fetch_max_)) != 0) return XPOLL_ENOMEM;
+    s->fetch_max = 2 * max + 1;
+    if (merger_.reserve(s->fetch, static_cast<size_t>(s->fetch_max)) != 0) return XPOLL_ENOMEM;
     // The carry alone fills the caller's array: take nothing new. This keeps
     // the carry below twice the largest array seen.
-    nready_ = 0;
-    fetch_skipped_ = events_.carried() >= static_cast<size_t>(max);
-    if (fetch_skipped_) return 0;
+    size_t carried = s->fetch.carry.size();
+    s->fetch_skipped = carried >= static_cast<size_t>(max);
+    s->carried = carried > 0;
+    s->nready = 0;
+    return 0;
+  }
+
+  int wait(WaitSlot* slot, int, int timeout_ms) noexcept override {
+    auto* s = static_cast<KqueueSlot*>(slot);
+    if (s->fetch_skipped) return 0;
     struct timespec ts, *pts = nullptr;
-    if (timeout_ms >= 0 || events_.carried() > 0) {
-      int ms = events_.carried() > 0 ? 0 : timeout_ms;
+    if (timeout_ms >= 0 || s->carried) {
+      int ms = s->carried ? 0 : timeout_ms;
       ts.tv_sec = ms / 1000;
       ts.tv_nsec = (ms % 1000) * 1000000L;
       pts = &ts;
     }
-    int n = kevent(kq_, nullptr, 0, events_.buffer(), fetch_max_, pts);
+    int n = kevent(kq_, nullptr, 0, s->fetch.events.data(), s->fetch_max, pts);
     if (n < 0) return from_errno(errno);
-    nready_ = n;
+    s->nready = n;
     return 0;
   }
 
-  void collect(EventSink& sink) noexcept override {
+  void collect(WaitSlot* slot, EventSink& sink) noexcept override {
+    auto* s = static_cast<KqueueSlot*>(slot);
     bool woken = false;
-    bool full = events_.emit(sink, nready_, kq_, knotes_, is_wake, woken);
+    bool full = merger_.emit(s->fetch, sink, s->nready, kq_, knotes_, is_wake, woken);
     // The carry did not fill the array after all (its registrations were
     // removed or disarmed since): take what the kernel has, without waiting.
-    if (!full && fetch_skipped_) {
+    if (!full && s->fetch_skipped) {
       struct timespec zero = {0, 0};
-      int n = kevent(kq_, nullptr, 0, events_.buffer(), fetch_max_, &zero);
-      events_.emit(sink, n > 0 ? n : 0, kq_, knotes_, is_wake, woken);
+      int n = kevent(kq_, nullptr, 0, s->fetch.events.data(), s->fetch_max, &zero);
+      merger_.emit(s->fetch, sink, n > 0 ? n : 0, kq_, knotes_, is_wake, woken);
     }
-    fetch_skipped_ = false;
-    nready_ = 0;
+    s->fetch_skipped = false;
+    s->nready = 0;
     if (woken) {
       if (!kUserFilter) wake_.drain();
       sink.woken();
@@ -326,14 +354,11 @@ class KqueueBackend final : public Backend {
 
   std::atomic<int> kq_{-1};  // signal() reads it from any thread; reset() replaces it
   WakeChannel wake_;         // only where EVFILT_USER is missing
-  kq::EventMerger events_;
+  kq::EventMerger merger_;
   kq::KnoteTable knotes_;  // what each descriptor's knotes carry, and under libkqueue their file
   std::vector<struct kevent> batch_, receipts_;
   bool batching_ = false;
-  bool fetch_skipped_ = false;  // wait() left the kernel's knotes for collect()
-  int fetch_max_ = 0;
   unsigned fork_generation_ = 0;  // the process's at open(): the kqueue is that process's
-  int nready_ = 0;
 };
 
 // Native oneshot: EV_DISPATCH disables a knote as it is reported, so the
@@ -341,7 +366,8 @@ class KqueueBackend final : public Backend {
 // re-enables it. (The other knote of the descriptor may still fire once; the
 // core drops that report, and EV_DISPATCH then disables it too.)
 constexpr uint32_t kKqueueCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
-                                 XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | kCapNativeOneshot | kCapKernelState;
+                                 XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | kCapNativeOneshot | kCapKernelState |
+                                 kCapConcurrentWait;
 
 }  // namespace
 

@@ -91,25 +91,27 @@ bool KnoteTable::same_file(xpoll_fd_t fd) const noexcept {
   return st.st_dev == entries_[i].dev && st.st_ino == entries_[i].ino && names_one_file(fd, st);
 }
 
-int EventMerger::reserve(size_t fetch) noexcept {
+int EventMerger::reserve(Fetch& f, size_t fetch) noexcept {
   // A carry holds at most twice what one wait may take; merged_ holds a
   // carry and a full fetch; each carried event may re-enable two knotes.
-  if (events_.size() >= fetch && merged_.size() >= 2 * fetch && carry_.capacity() >= 2 * fetch &&
+  // The scratch only grows, so it also fits what other waiters' Fetches
+  // were reserved for.
+  if (f.events.size() >= fetch && f.carry.capacity() >= 2 * fetch && merged_.size() >= 2 * fetch &&
       pfd_.size() >= 2 * fetch && enable_.size() >= 4 * fetch)
     return 0;
   try {
-    events_.resize(fetch);
-    merged_.resize(2 * fetch);
-    carry_.reserve(2 * fetch);
-    pfd_.resize(2 * fetch);
-    enable_.resize(4 * fetch);
+    if (f.events.size() < fetch) f.events.resize(fetch);
+    f.carry.reserve(2 * fetch);
+    if (merged_.size() < 2 * fetch) merged_.resize(2 * fetch);
+    if (pfd_.size() < 2 * fetch) pfd_.resize(2 * fetch);
+    if (enable_.size() < 4 * fetch) enable_.resize(4 * fetch);
   } catch (...) {
     return XPOLL_ENOMEM;
   }
   return 0;
 }
 
-EventMerger::Pending EventMerger::pending_of(const struct kevent& k) noexcept {
+Pending EventMerger::pending_of(const struct kevent& k) noexcept {
   return Pending{from_udata(k.udata), translate(k), (k.flags & EV_CLEAR) != 0, knote_bit(k)};
 }
 
@@ -137,21 +139,21 @@ void EventMerger::merge(const struct kevent& k, int& merged) noexcept {
   }
 }
 
-bool EventMerger::emit(EventSink& sink, int fetched, int kq, const KnoteTable& knotes,
+bool EventMerger::emit(Fetch& f, EventSink& sink, int fetched, int kq, const KnoteTable& knotes,
                        bool (*is_wake)(const struct kevent&), bool& woken) noexcept {
   int merged = 0;
-  refresh_carry(kq, knotes);
-  for (const Pending& c : carry_) {
+  refresh_carry(f.carry, kq, knotes);
+  for (const Pending& c : f.carry) {
     size_t fd = static_cast<size_t>(fd_of(c.udata));
     if (fd < slot_.size()) slot_[fd] = merged;
     merged_[merged++] = c;
   }
-  carry_.clear();
+  f.carry.clear();
   for (int i = 0; i < fetched; ++i) {
-    if (is_wake(events_[i]))
+    if (is_wake(f.events[i]))
       woken = true;
     else
-      merge(events_[i], merged);
+      merge(f.events[i], merged);
   }
   bool full = false;
   for (int i = 0; i < merged; ++i) {
@@ -159,7 +161,7 @@ bool EventMerger::emit(EventSink& sink, int fetched, int kq, const KnoteTable& k
     int fd = fd_of(m.udata);
     if (static_cast<size_t>(fd) < slot_.size()) slot_[fd] = -1;
     if (full)
-      carry_.push_back(m);  // within the capacity reserve() made
+      f.carry.push_back(m);  // within the capacity reserve() made
     else
       full = sink.emit(fd, m.events, kWideUdata ? m.udata >> 32 : kNoGeneration) == EventSink::kFull;
   }
@@ -172,17 +174,17 @@ bool EventMerger::emit(EventSink& sink, int fetched, int kq, const KnoteTable& k
 // now, and a dispatched knote with nothing left is re-enabled, so that the
 // kernel watches it again; an edge is kept as it is. An event of knotes
 // replaced or deleted since is dropped (the core would drop it as stale). The
-// re-enables go in a buffer of their own: events_ still holds what this wait
-// fetched.
-void EventMerger::refresh_carry(int kq, const KnoteTable& knotes) noexcept {
-  size_t n = carry_.size();
+// re-enables go in a buffer of their own: the Fetch's events still hold what
+// this wait fetched.
+void EventMerger::refresh_carry(std::vector<Pending>& carry, int kq, const KnoteTable& knotes) noexcept {
+  size_t n = carry.size();
   if (n == 0) return;
-  for (size_t i = 0; i < n; ++i) pfd_[i] = pollfd{fd_of(carry_[i].udata), POLLIN | POLLOUT, 0};
+  for (size_t i = 0; i < n; ++i) pfd_[i] = pollfd{fd_of(carry[i].udata), POLLIN | POLLOUT, 0};
   if (::poll(pfd_.data(), static_cast<nfds_t>(n), 0) < 0) return;  // keep them: spurious at worst
   size_t kept = 0;
   int renable = 0;
   for (size_t i = 0; i < n; ++i) {
-    Pending c = carry_[i];
+    Pending c = carry[i];
     short rev = pfd_[i].revents;
     if ((rev & POLLNVAL) || knotes.udata(pfd_[i].fd) != c.udata) continue;
     if (!c.edge) {
@@ -198,9 +200,9 @@ void EventMerger::refresh_carry(int kq, const KnoteTable& knotes) noexcept {
         set(enable_[renable++], pfd_[i].fd, EVFILT_WRITE, EV_ENABLE | EV_RECEIPT, c.udata);
       if (!(c.events & (XPOLL_IN | XPOLL_OUT))) continue;
     }
-    carry_[kept++] = c;
+    carry[kept++] = c;
   }
-  carry_.resize(kept);
+  carry.resize(kept);
   if (renable > 0) {
     struct timespec zero = {0, 0};
     kevent(kq, enable_.data(), renable, enable_.data(), renable, &zero);

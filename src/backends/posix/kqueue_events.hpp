@@ -64,37 +64,42 @@ class KnoteTable {
   std::vector<Entry> entries_;
 };
 
-// Merges, carries and reports what kevent() returned.
+// One descriptor's event, merged from its knotes.
+struct Pending {
+  uint64_t udata;  // the knote's: descriptor, and generation above it
+  uint32_t events;
+  bool edge;           // holds an EV_CLEAR knote's event: the kernel will not report it again
+  uint8_t dispatched;  // EV_DISPATCH knotes taken (1 read, 2 write): disabled until re-enabled
+};
+
+// One waiter's knotes: what its kevent() fetched, and the merged events a
+// wait had no room for, carried to the next wait given the same Fetch.
+struct Fetch {
+  std::vector<struct kevent> events;
+  std::vector<Pending> carry;
+};
+
+// Merges, carries and reports what kevent() returned. Its own buffers are
+// scratch for emit(), which runs under the core's lock.
 class EventMerger {
  public:
-  // Room for `fetch` knotes from one kevent(). Returns 0 or XPOLL_ENOMEM.
-  int reserve(size_t fetch) noexcept;
-  struct kevent* buffer() noexcept {
-    return events_.data();
-  }
-  size_t carried() const noexcept { return carry_.size(); }
+  // Room in `f` for `fetch` knotes from one kevent(), and scratch for what
+  // `f` may then hold. Returns 0 or XPOLL_ENOMEM.
+  int reserve(Fetch& f, size_t fetch) noexcept;
 
-  // Reports the carry and the first `fetched` knotes of buffer() to `sink`,
+  // Reports the carry and the first `fetched` knotes of f.events to `sink`,
   // and carries what does not fit. Wake knotes (`is_wake`) are only counted
   // in `woken`. Dispatched knotes found idle are re-enabled on `kq`.
   // Returns true when the caller's array filled up.
-  bool emit(EventSink& sink, int fetched, int kq, const KnoteTable& knotes, bool (*is_wake)(const struct kevent&),
-            bool& woken) noexcept;
+  bool emit(Fetch& f, EventSink& sink, int fetched, int kq, const KnoteTable& knotes,
+            bool (*is_wake)(const struct kevent&), bool& woken) noexcept;
 
  private:
-  struct Pending {
-    uint64_t udata;  // the knote's: descriptor, and generation above it
-    uint32_t events;
-    bool edge;           // holds an EV_CLEAR knote's event: the kernel will not report it again
-    uint8_t dispatched;  // EV_DISPATCH knotes taken (1 read, 2 write): disabled until re-enabled
-  };
   static Pending pending_of(const struct kevent& k) noexcept;
   void merge(const struct kevent& k, int& merged) noexcept;
-  void refresh_carry(int kq, const KnoteTable& knotes) noexcept;
+  void refresh_carry(std::vector<Pending>& carry, int kq, const KnoteTable& knotes) noexcept;
 
-  std::vector<struct kevent> events_;  // what one kevent() fetched
-  std::vector<Pending> merged_;        // room for a carry and a full events_
-  std::vector<Pending> carry_;         // merged events the last wait had no room for
+  std::vector<Pending> merged_;        // room for a carry and a full fetch
   std::vector<pollfd> pfd_;            // refresh_carry()'s poll set
   std::vector<struct kevent> enable_;  // refresh_carry()'s re-enables and their receipts
   std::vector<int> slot_;              // descriptor -> index in merged_, -1 between waits

@@ -74,9 +74,9 @@ class PollBackend final : public Backend {
     return 0;
   }
 
-  int prepare() noexcept override { return set_.snapshot(); }
+  int prepare(WaitSlot*, int) noexcept override { return set_.snapshot(); }
 
-  int wait(int, int timeout_ms) noexcept override {
+  int wait(WaitSlot*, int, int timeout_ms) noexcept override {
     auto& work = set_.work();
     int n = ::poll(work.data(), static_cast<nfds_t>(work.size()), timeout_ms);
     if (n < 0) return from_errno(errno);
@@ -84,7 +84,7 @@ class PollBackend final : public Backend {
     return 0;
   }
 
-  void collect(EventSink& sink) noexcept override {
+  void collect(WaitSlot*, EventSink& sink) noexcept override {
     read_poll_results(set_, ready_, wake_, sink, [](const pollfd& e) { return from_poll(e.revents); });
     ready_ = 0;
   }

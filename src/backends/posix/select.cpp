@@ -104,7 +104,7 @@ class SelectBackend final : public Backend {
     return 0;
   }
 
-  int prepare() noexcept override {
+  int prepare(WaitSlot*, int) noexcept override {
     // Shrink past descriptors no longer watched; the wake channel bounds it.
     while (maxfd_ > wake_.read_fd() && !rd_.test(maxfd_) && !wr_.test(maxfd_)) --maxfd_;
     size_t words = static_cast<size_t>(maxfd_) / kBits + 1;
@@ -120,7 +120,7 @@ class SelectBackend final : public Backend {
     return 0;
   }
 
-  int wait(int, int timeout_ms) noexcept override {
+  int wait(WaitSlot*, int, int timeout_ms) noexcept override {
     struct timeval tv, *ptv = nullptr;
     if (timeout_ms >= 0) {
       tv.tv_sec = timeout_ms / 1000;
@@ -129,12 +129,13 @@ class SelectBackend final : public Backend {
     }
     ready_ = select(nfds_, rd_out_.raw(), wr_out_.raw(), nullptr, ptv);
     if (ready_ >= 0) return 0;
-    if (errno != EBADF) return from_errno(errno);
-    ready_ = -1;  // collect() finds the closed descriptors
+    int e = errno;
+    ready_ = e == EBADF ? -1 : 0;  // EBADF: collect() finds the closed descriptors
+    return e == EBADF ? 0 : from_errno(e);
     return 0;
   }
 
-  void collect(EventSink& sink) noexcept override {
+  void collect(WaitSlot*, EventSink& sink) noexcept override {
     int wake = wake_.read_fd();
     if (ready_ < 0) {
       for (int fd = 0; fd <= maxfd_; ++fd)

@@ -80,12 +80,12 @@ class WinsockSelectBackend final : public Backend {
     return 0;
   }
 
-  int prepare() noexcept override {
+  int prepare(WaitSlot*, int) noexcept override {
     int rc = set_.snapshot();
     return rc != 0 ? rc : restore();
   }
 
-  int wait(int, int timeout_ms) noexcept override {
+  int wait(WaitSlot*, int, int timeout_ms) noexcept override {
     timeval tv, *ptv = nullptr;
     if (timeout_ms >= 0) {
       tv.tv_sec = timeout_ms / 1000;
@@ -95,12 +95,12 @@ class WinsockSelectBackend final : public Backend {
     ready_ = select(0, rd_.raw(), wr_.empty() ? nullptr : wr_.raw(), ex_.empty() ? nullptr : ex_.raw(), ptv);
     if (ready_ >= 0) return 0;
     int e = WSAGetLastError();
+    ready_ = e == WSAENOTSOCK ? -1 : 0;  // WSAENOTSOCK: collect() finds the closed sockets
     if (e != WSAENOTSOCK) return from_wsa(e);
-    ready_ = -1;  // collect() finds the closed sockets
     return 0;
   }
 
-  void collect(EventSink& sink) noexcept override {
+  void collect(WaitSlot*, EventSink& sink) noexcept override {
     const std::vector<Entry>& work = set_.work();
     if (ready_ < 0) {
       for (const Entry& e : work)

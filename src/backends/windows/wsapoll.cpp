@@ -81,9 +81,9 @@ class WsaPollBackend final : public Backend {
     return 0;
   }
 
-  int prepare() noexcept override { return set_.snapshot(); }
+  int prepare(WaitSlot*, int) noexcept override { return set_.snapshot(); }
 
-  int wait(int, int timeout_ms) noexcept override {
+  int wait(WaitSlot*, int, int timeout_ms) noexcept override {
     auto& work = set_.work();
     int n = WSAPoll(work.data(), static_cast<ULONG>(work.size()), timeout_ms);
     if (n < 0) return from_wsa(WSAGetLastError());
@@ -91,7 +91,7 @@ class WsaPollBackend final : public Backend {
     return 0;
   }
 
-  void collect(EventSink& sink) noexcept override {
+  void collect(WaitSlot*, EventSink& sink) noexcept override {
     read_poll_results(set_, ready_, wake_, sink, [](const WSAPOLLFD& e) { return from_poll(e.revents, e.events); });
     ready_ = 0;
   }

@@ -15,7 +15,10 @@
 // lives on in the request pool (requests.hpp) until its completion has been
 // dequeued. Sockets share AFD handles 32 at a time (groups.hpp), with no
 // fixed cap on sockets. Registrations change under a blocked wait; wake posts
-// a packet of its own. Destroying the backend cancels every request and
+// a packet of its own. Several threads may block on the port at once, each
+// with its own completion array (a WaitSlot); each completion goes to one of
+// them, and while others still wait, what the one that took it queues again
+// is polled at once, so that a level-triggered socket is handed on. Destroying the backend cancels every request and
 // waits up to 5 s for their completions.
 //
 // Known limits: sockets only (no pipes, no files); no edge mode. A socket
@@ -70,6 +73,14 @@ uint32_t from_afd(ULONG ev) {
   return out;
 }
 
+// One waiter's completions.
+struct IocpSlot final : WaitSlot {
+  IocpSlot() : entries(64) {}
+  std::vector<OVERLAPPED_ENTRY> entries;
+  ULONG got = 0;
+  bool urgent = false;  // collect() has closed sockets to report: do not block
+};
+
 class IocpBackend final : public Backend {
  public:
   ~IocpBackend() override;
@@ -82,11 +93,6 @@ class IocpBackend final : public Backend {
     wsa_ = true;
     port_ = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 0);
     if (!port_) return from_win32(GetLastError());
-    try {
-      entries_.resize(64);
-    } catch (...) {
-      return XPOLL_ENOMEM;
-    }
     return requests_.reserve();
   }
 
@@ -121,55 +127,59 @@ class IocpBackend final : public Backend {
     return rc;
   }
 
-  int prepare() noexcept override {
-    in_wait_ = true;
+  std::unique_ptr<WaitSlot> make_slot() override { return std::make_unique<IocpSlot>(); }
+
+  int prepare(WaitSlot* slot, int) noexcept override {
     // Poll the queued sockets: those reported (or passed over) by the last
     // wait and those changed since. One whose poll is refused was closed:
     // collect() reports it.
-    while (!queued_.empty()) {
-      Socket& s = *queued_.front();
-      int rc = send(s);
-      if (rc == XPOLL_ENOMEM) return rc;
-      if (rc != 0) set_state(s, PollState::kClosed);
-    }
-    urgent_ = !closed_.empty();  // read by wait(), which runs without the lock
+    int rc = send_queued();
+    if (rc != 0) return rc;
+    ++waiting_;
+    static_cast<IocpSlot*>(slot)->urgent = !closed_.empty();  // read by wait(), which runs without the lock
     return 0;
   }
 
-  int wait(int max, int timeout_ms) noexcept override {
-    ULONG want = static_cast<ULONG>(std::min<int>(max, static_cast<int>(entries_.size())));
+  int wait(WaitSlot* slot, int max, int timeout_ms) noexcept override {
+    auto* s = static_cast<IocpSlot*>(slot);
+    ULONG want = static_cast<ULONG>(std::min<int>(max, static_cast<int>(s->entries.size())));
     if (want == 0) want = 1;
-    DWORD ms = urgent_ ? 0 : timeout_ms < 0 ? INFINITE : static_cast<DWORD>(timeout_ms);
+    DWORD ms = s->urgent ? 0 : timeout_ms < 0 ? INFINITE : static_cast<DWORD>(timeout_ms);
     ULONG n = 0;
-    if (!GetQueuedCompletionStatusEx(port_, entries_.data(), want, &n, ms, FALSE)) {
+    if (!GetQueuedCompletionStatusEx(port_, s->entries.data(), want, &n, ms, FALSE)) {
       DWORD e = GetLastError();
-      got_ = 0;
+      s->got = 0;
       return e == WAIT_TIMEOUT ? 0 : from_win32(e);
     }
-    got_ = n;
+    s->got = n;
     return 0;
   }
 
-  void collect(EventSink& sink) noexcept override {
-    in_wait_ = false;
+  void collect(WaitSlot* slot, EventSink& sink) noexcept override {
+    auto* s = static_cast<IocpSlot*>(slot);
+    --waiting_;
     while (!closed_.empty()) {
       Socket& s = *closed_.front();
       set_state(s, PollState::kIdle);
       sink.dead(s.fd);
     }
-    for (ULONG i = 0; i < got_; ++i) {
-      const OVERLAPPED_ENTRY& e = entries_[i];
+    for (ULONG i = 0; i < s->got; ++i) {
+      const OVERLAPPED_ENTRY& e = s->entries[i];
       if (e.lpCompletionKey == kWakeKey)
         sink.woken();
       else
         complete(iocp::request_of(e.lpOverlapped), sink);
     }
     // Grow the completion array when a wait filled it.
-    if (got_ == entries_.size() && entries_.size() < kMaxEntries) try {
-        entries_.resize(std::min<size_t>(entries_.size() * 2, kMaxEntries));
+    if (s->got == s->entries.size() && s->entries.size() < kMaxEntries) try {
+        s->entries.resize(std::min<size_t>(s->entries.size() * 2, kMaxEntries));
       } catch (...) {
       }
-    got_ = 0;
+    s->got = 0;
+    // Other waiters are still blocked: what this one queued again (a level-
+    // triggered socket it took) is polled now, for them; without memory for
+    // it, it waits for the next prepare().
+    if (waiting_ > 0) send_queued();
   }
 
   // Drops every socket (the core re-adds them all).
@@ -213,11 +223,23 @@ class IocpBackend final : public Backend {
     return 0;
   }
 
+  // Sends every queued socket's poll. One whose poll is refused was closed:
+  // collect() reports it.
+  int send_queued() noexcept {
+    while (!queued_.empty()) {
+      Socket& s = *queued_.front();
+      int rc = send(s);
+      if (rc == XPOLL_ENOMEM) return rc;
+      if (rc != 0) set_state(s, PollState::kClosed);
+    }
+    return 0;
+  }
+
   // -> kQueued or kPending. Between waits a poll is only queued, to be sent
   // just before the next wait, so that what it reports is as fresh as a
   // select would be; under a blocked wait it is sent now.
   int arm(Socket& s) noexcept {
-    if (!in_wait_) {
+    if (waiting_ == 0) {
       set_state(s, PollState::kQueued);
       return 0;
     }
@@ -311,10 +333,7 @@ class IocpBackend final : public Backend {
   iocp::SocketList closed_;  // the sockets in kClosed
   iocp::Groups groups_;
   iocp::Requests requests_;
-  std::vector<OVERLAPPED_ENTRY> entries_;
-  ULONG got_ = 0;
-  bool in_wait_ = false;  // between prepare() and collect(): a waiter is (about to be) blocked
-  bool urgent_ = false;   // collect() has closed sockets to report: do not block
+  int waiting_ = 0;  // waiters between prepare() and collect(): (about to be) blocked
 };
 
 IocpBackend::~IocpBackend() {
@@ -326,7 +345,7 @@ IocpBackend::~IocpBackend() {
 }
 
 constexpr uint32_t kIocpCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_RDHUP | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES |
-                               XPOLL_CAP_HANGUP | kCapNativeOneshot | kCapKernelState;
+                               XPOLL_CAP_HANGUP | kCapNativeOneshot | kCapKernelState | kCapConcurrentWait;
 
 }  // namespace
 
