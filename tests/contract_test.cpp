@@ -221,6 +221,77 @@ TEST_P(Contract, EdgeModeIsSupportedOrEnotsup) {
   }
 }
 
+TEST_P(Contract, ExclusiveIsSupportedOrEnotsup) {
+  Pair s = Pair::make();
+  int rc = xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_EXCLUSIVE, 4);
+  if (!has(XPOLL_CAP_EXCLUSIVE)) {
+    EXPECT_EQ(rc, XPOLL_ENOTSUP);
+    EXPECT_EQ(xpoll_remove(p_, s.a.get()), XPOLL_ENOENT);
+    ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 4), 0);
+    EXPECT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN | XPOLL_EXCLUSIVE, 5), XPOLL_ENOTSUP);
+    // The failed modify changed nothing.
+    ASSERT_TRUE(send_byte(s.b.get()));
+    auto ev = wait_once(p_, 2000);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].data, 4u);
+    return;
+  }
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(send_byte(s.b.get()));
+  EXPECT_EQ(wait_for(p_, s.a.get(), XPOLL_IN), XPOLL_IN);
+  // Level-triggered: reported while it lasts.
+  EXPECT_TRUE(reported_now(p_, s.a.get()));
+  drain(s.a.get());
+  EXPECT_FALSE(reported_now(p_, s.a.get()));
+}
+
+TEST_P(Contract, ExclusiveModifyKeepsWatching) {
+  // The kernel cannot modify an exclusive registration in place; the caller
+  // never sees it: interest, data and the bit itself change as asked.
+  if (!has(XPOLL_CAP_EXCLUSIVE)) GTEST_SKIP() << GetParam() << " has no exclusive wake-up";
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_EXCLUSIVE, 1), 0);
+  EXPECT_TRUE(wait_once(p_, 0).empty());
+  ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_OUT | XPOLL_EXCLUSIVE, 2), 0);
+  auto ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 2u);
+  EXPECT_EQ(ev[0].events, XPOLL_OUT);
+  // Dropping the bit, then taking it again in edge mode.
+  ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN, 3), 0);
+  ASSERT_TRUE(send_byte(s.b.get()));
+  ev = wait_once(p_, 2000);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 3u);
+  if (has(XPOLL_CAP_EDGE)) {
+    ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN | XPOLL_EDGE | XPOLL_EXCLUSIVE, 4), 0);
+    // Made anew in edge mode: the pending byte is reported once more, once.
+    ev = wait_once(p_, 2000);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].data, 4u);
+    EXPECT_TRUE(wait_once(p_, 0).empty());
+  }
+  EXPECT_EQ(xpoll_remove(p_, s.a.get()), 0);
+  EXPECT_TRUE(wait_once(p_, 0).empty());
+}
+
+TEST_P(Contract, ExclusiveWithOneshotOrRdhupIsEinval) {
+  if (!has(XPOLL_CAP_EXCLUSIVE)) GTEST_SKIP() << GetParam() << " has no exclusive wake-up";
+  Pair s = Pair::make();
+  EXPECT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_EXCLUSIVE | XPOLL_ONESHOT, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_EXCLUSIVE | XPOLL_RDHUP, 0), XPOLL_EINVAL);
+  EXPECT_EQ(xpoll_remove(p_, s.a.get()), XPOLL_ENOENT);
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_EXCLUSIVE, 6), 0);
+  EXPECT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN | XPOLL_EXCLUSIVE | XPOLL_ONESHOT, 7), XPOLL_EINVAL);
+  // Nothing changed: still level-triggered, still data 6.
+  ASSERT_TRUE(send_byte(s.b.get()));
+  for (int i = 0; i < 2; ++i) {
+    auto ev = wait_once(p_, 2000);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].data, 6u);
+  }
+}
+
 TEST_P(Contract, RdhupIsSupportedOrEnotsup) {
   Pair s = Pair::make();
   int rc = xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_RDHUP, 0);

@@ -69,8 +69,11 @@ int Poller::apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept {
   uint32_t generation = r.generation;
   // A registration that may be new gets a new generation, so that events of
   // an earlier one (in flight in another thread's wait, or left behind by a
-  // file still open elsewhere) are recognised as stale.
-  if (want.on && (!r.kernel.on || verify)) ++generation;
+  // file still open elsewhere) are recognised as stale. So does a oneshot
+  // one re-armed: a report of the arming before, taken from the kernel by
+  // another waiter (libkqueue may hand one dispatched knote to two), is
+  // not one of the new arming.
+  if (want.on && (!r.kernel.on || verify || (r.kernel.paused && !want.paused))) ++generation;
   unsigned how = (verify ? kVerify : kChange) | (renew ? kRenew : kChange);
   int rc = backend_->apply(fd, r.kernel, want, generation, how);
   if (rc < 0) {
