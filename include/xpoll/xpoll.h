@@ -54,7 +54,7 @@ extern "C" {
 /** @brief Major version of this header. Incompatible ABI changes bump it. */
 #define XPOLL_VERSION_MAJOR 1
 /** @brief Minor version of this header. Additions bump it. */
-#define XPOLL_VERSION_MINOR 0
+#define XPOLL_VERSION_MINOR 1
 /** @brief Patch version of this header. */
 #define XPOLL_VERSION_PATCH 0
 /** @brief The version as one number: major * 10000 + minor * 100 + patch. */
@@ -141,6 +141,8 @@ typedef struct xpoll_poller xpoll_t;
  * xpoll_modify() of such a registration is made as a removal and an add
  * inside the library (the kernel refuses to modify it in place): the
  * caller sees one call, and what is ready then is reported once more.
+ *
+ * @since 1.1 (::XPOLL_VERSION 10100).
  */
 #define XPOLL_EXCLUSIVE 0x40000u
 /** @} */
@@ -171,7 +173,7 @@ typedef struct xpoll_poller xpoll_t;
  * registration with no interest (select shows them only as readiness).
  */
 #define XPOLL_CAP_HANGUP 0x40u
-/** @brief ::XPOLL_EXCLUSIVE works (epoll). */
+/** @brief ::XPOLL_EXCLUSIVE works (epoll). @since 1.1 */
 #define XPOLL_CAP_EXCLUSIVE 0x80u
 /** @} */
 
@@ -201,7 +203,10 @@ typedef struct xpoll_poller xpoll_t;
  * epoll, kqueue and iocp let every waiter block in the kernel at once, each
  * with its own event buffer. poll and select (and their Windows forms) let
  * one waiter at a time into the kernel; the others wait their turn in the
- * library and then look for themselves.
+ * library and then look for themselves; a wait that does not block returns
+ * 0 at once while another waiter is in the kernel there.
+ *
+ * @since 1.1 (::XPOLL_VERSION 10100); 1.0 refuses the flag with ::XPOLL_EINVAL.
  */
 #define XPOLL_SHARED 0x1u
 /** @} */

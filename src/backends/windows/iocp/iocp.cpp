@@ -141,41 +141,41 @@ class IocpBackend final : public Backend {
   }
 
   int wait(WaitSlot* slot, int max, int timeout_ms) noexcept override {
-    auto* s = static_cast<IocpSlot*>(slot);
-    ULONG want = static_cast<ULONG>(std::min<int>(max, static_cast<int>(s->entries.size())));
+    auto* ws = static_cast<IocpSlot*>(slot);
+    ULONG want = static_cast<ULONG>(std::min<int>(max, static_cast<int>(ws->entries.size())));
     if (want == 0) want = 1;
-    DWORD ms = s->urgent ? 0 : timeout_ms < 0 ? INFINITE : static_cast<DWORD>(timeout_ms);
+    DWORD ms = ws->urgent ? 0 : timeout_ms < 0 ? INFINITE : static_cast<DWORD>(timeout_ms);
     ULONG n = 0;
-    if (!GetQueuedCompletionStatusEx(port_, s->entries.data(), want, &n, ms, FALSE)) {
+    if (!GetQueuedCompletionStatusEx(port_, ws->entries.data(), want, &n, ms, FALSE)) {
       DWORD e = GetLastError();
-      s->got = 0;
+      ws->got = 0;
       return e == WAIT_TIMEOUT ? 0 : from_win32(e);
     }
-    s->got = n;
+    ws->got = n;
     return 0;
   }
 
   void collect(WaitSlot* slot, EventSink& sink) noexcept override {
-    auto* s = static_cast<IocpSlot*>(slot);
+    auto* ws = static_cast<IocpSlot*>(slot);
     --waiting_;
     while (!closed_.empty()) {
       Socket& s = *closed_.front();
       set_state(s, PollState::kIdle);
       sink.dead(s.fd);
     }
-    for (ULONG i = 0; i < s->got; ++i) {
-      const OVERLAPPED_ENTRY& e = s->entries[i];
+    for (ULONG i = 0; i < ws->got; ++i) {
+      const OVERLAPPED_ENTRY& e = ws->entries[i];
       if (e.lpCompletionKey == kWakeKey)
         sink.woken();
       else
         complete(iocp::request_of(e.lpOverlapped), sink);
     }
     // Grow the completion array when a wait filled it.
-    if (s->got == s->entries.size() && s->entries.size() < kMaxEntries) try {
-        s->entries.resize(std::min<size_t>(s->entries.size() * 2, kMaxEntries));
+    if (ws->got == ws->entries.size() && ws->entries.size() < kMaxEntries) try {
+        ws->entries.resize(std::min<size_t>(ws->entries.size() * 2, kMaxEntries));
       } catch (...) {
       }
-    s->got = 0;
+    ws->got = 0;
     // Other waiters are still blocked: what this one queued again (a level-
     // triggered socket it took) is polled now, for them; without memory for
     // it, it waits for the next prepare().
