@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "xpoll/xpoll.h"
 
@@ -77,11 +78,25 @@ struct Waiter;
 
 // One waiter's part of a wait: the buffer the kernel fills between wait()
 // and collect(), and anything else a wait keeps for the next one. A backend
-// with kCapConcurrentWait makes one per thread that waits at once; the core
-// keeps them in a pool and hands each wait one of them.
-class WaitSlot {
+// with kCapConcurrentWait makes one per thread that waits at once and owns
+// it (SlotStore); the core keeps pointers in a pool and hands each wait one.
+// Not polymorphic: a backend derives its own and casts back, and nothing is
+// deleted through this type.
+struct WaitSlot {};
+
+// The slots a backend has made: freed with the backend.
+template <class T>
+class SlotStore {
  public:
-  virtual ~WaitSlot() = default;
+  // Throws std::bad_alloc, leaving the store as it was.
+  WaitSlot* make() {
+    auto slot = std::make_unique<T>();
+    slots_.push_back(std::move(slot));  // if this throws, `slot` still owns it
+    return slots_.back().get();
+  }
+
+ private:
+  std::vector<std::unique_ptr<T>> slots_;
 };
 
 // Receives what a backend's wait found. Implemented by the core.
@@ -140,9 +155,9 @@ class Backend {
   virtual void begin_batch(size_t /*count*/) noexcept {}
   virtual void end_batch(void (*refused)(void* ctx, xpoll_fd_t fd), void* ctx) noexcept {}
 
-  // A slot for one more waiter (kCapConcurrentWait only); throws
-  // std::bad_alloc.
-  virtual std::unique_ptr<WaitSlot> make_slot() { return nullptr; }
+  // A slot for one more waiter (kCapConcurrentWait only), owned by the
+  // backend; throws std::bad_alloc.
+  virtual WaitSlot* make_slot() { return nullptr; }
   // Whether the slot holds events a wait took from the kernel and had no
   // room to report: the next wait given the slot reports them first.
   virtual bool has_carry(const WaitSlot* /*slot*/) const noexcept { return false; }

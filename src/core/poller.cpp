@@ -364,14 +364,14 @@ size_t Poller::least_fetch() const noexcept {
 
 // A wait's slot (kCapConcurrentWait): one from the pool, or a new one.
 // Throws std::bad_alloc, changing nothing.
-std::unique_ptr<WaitSlot> Poller::take_slot() {
+WaitSlot* Poller::take_slot() {
   if (free_slots_.empty()) {
     free_slots_.reserve(slots_made_ + 1);  // so that give_back() cannot fail
-    std::unique_ptr<WaitSlot> slot = backend_->make_slot();
+    WaitSlot* slot = backend_->make_slot();
     ++slots_made_;
     return slot;
   }
-  std::unique_ptr<WaitSlot> slot = std::move(free_slots_.back());
+  WaitSlot* slot = free_slots_.back();
   free_slots_.pop_back();
   return slot;
 }
@@ -379,15 +379,14 @@ std::unique_ptr<WaitSlot> Poller::take_slot() {
 // Returns a slot to the pool. One that carries events its wait had no room
 // for goes on top, where the next wait takes it; if others are blocked in
 // the kernel, one of them is brought out to report them.
-void Poller::give_back(std::unique_ptr<WaitSlot>& slot) noexcept {
-  bool carry = backend_->has_carry(slot.get());
-  free_slots_.push_back(std::move(slot));  // within the capacity take_slot() reserved
+void Poller::give_back(WaitSlot* slot) noexcept {
+  bool carry = backend_->has_carry(slot);
+  free_slots_.push_back(slot);  // within the capacity take_slot() reserved
   if (carry && in_kernel_ > 0) signal_internal();
 }
 
-void Poller::swap_for_carry(std::unique_ptr<WaitSlot>& slot) noexcept {
-  if (free_slots_.empty() || backend_->has_carry(slot.get()) || !backend_->has_carry(free_slots_.back().get()))
-    return;
+void Poller::swap_for_carry(WaitSlot*& slot) noexcept {
+  if (free_slots_.empty() || backend_->has_carry(slot) || !backend_->has_carry(free_slots_.back())) return;
   std::swap(slot, free_slots_.back());
 }
 
@@ -398,7 +397,7 @@ void Poller::swap_for_carry(std::unique_ptr<WaitSlot>& slot) noexcept {
 int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
   if (waiting_ > 0 && !shared_) return XPOLL_EBUSY;
-  std::unique_ptr<WaitSlot> slot;
+  WaitSlot* slot = nullptr;
   if (caps_ & kCapConcurrentWait) slot = take_slot();
   Waiter w;
   w.epoch = delivered_epoch_;
@@ -419,7 +418,7 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   return result;
 }
 
-int Poller::wait_rounds(Waiter& w, std::unique_ptr<WaitSlot>& slot, xpoll_event_t* out, int max, int timeout_ms,
+int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int timeout_ms,
                         std::unique_lock<std::mutex>& lock) noexcept {
   // The clock is read only for a finite, non-zero time-out.
   const auto deadline = timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms) : Clock::time_point();
@@ -450,7 +449,7 @@ int Poller::wait_rounds(Waiter& w, std::unique_ptr<WaitSlot>& slot, xpoll_event_
     size_t room = std::max(registered_ + 1, kMinFetch);
     int fetch = static_cast<int>(std::min(static_cast<size_t>(max), room));
     w.fetch = fetch < max ? static_cast<size_t>(fetch) : SIZE_MAX;
-    int rc = backend_->prepare(slot.get(), fetch);
+    int rc = backend_->prepare(slot, fetch);
     if (rc != 0) {
       result = rc;
       break;
@@ -458,14 +457,14 @@ int Poller::wait_rounds(Waiter& w, std::unique_ptr<WaitSlot>& slot, xpoll_event_
     w.in_kernel = true;
     ++in_kernel_;
     lock.unlock();
-    rc = backend_->wait(slot.get(), fetch, wait_ms);
+    rc = backend_->wait(slot, fetch, wait_ms);
     lock.lock();
     // Collected also after a failed wait (which found nothing): a backend
     // may report events it carried, and prepare() is always matched.
     EventSink sink(*this, w);
     sink.out_ = out;
     sink.max_ = max;
-    backend_->collect(slot.get(), sink);
+    backend_->collect(slot, sink);
     if (should_rebuild(sink, timeout_ms, deadline)) rebuild_ = true;
     leave_kernel(w);
     result = sink.count_;

@@ -110,10 +110,10 @@ class Poller {
                   Clock::time_point deadline);
   void leave_kernel(Waiter& w) noexcept;
   size_t least_fetch() const noexcept;
-  std::unique_ptr<WaitSlot> take_slot();
-  void give_back(std::unique_ptr<WaitSlot>& slot) noexcept;
-  void swap_for_carry(std::unique_ptr<WaitSlot>& slot) noexcept;
-  int wait_rounds(Waiter& w, std::unique_ptr<WaitSlot>& slot, xpoll_event_t* out, int max, int timeout_ms,
+  WaitSlot* take_slot();
+  void give_back(WaitSlot* slot) noexcept;
+  void swap_for_carry(WaitSlot*& slot) noexcept;
+  int wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int timeout_ms,
                   std::unique_lock<std::mutex>& lock) noexcept;
 
   EventSink::Result on_event(EventSink& sink, xpoll_fd_t fd, uint32_t events, uint64_t generation) noexcept;
@@ -139,7 +139,7 @@ class Poller {
   int in_kernel_ = 0;          // of them, those between prepare() and collect()
   int at_gate_ = 0;            // of them, those waiting for their turn in the kernel
   std::condition_variable gate_;
-  std::vector<std::unique_ptr<WaitSlot>> free_slots_;  // capacity kept >= slots_made_
+  std::vector<WaitSlot*> free_slots_;  // the backend's; capacity kept >= slots_made_
   size_t slots_made_ = 0;
 
   // xpoll_wake() counts in wake_epoch_; a wait that started under an earlier

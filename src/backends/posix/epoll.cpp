@@ -141,7 +141,7 @@ class EpollBackend final : public Backend {
     return rc != 0 ? rc : ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
   }
 
-  std::unique_ptr<WaitSlot> make_slot() override { return std::make_unique<EpollSlot>(); }
+  WaitSlot* make_slot() override { return slots_.make(); }
 
   int prepare(WaitSlot* slot, int max) noexcept override {
     auto& events = static_cast<EpollSlot*>(slot)->events;
@@ -193,6 +193,7 @@ class EpollBackend final : public Backend {
  private:
   int epfd_ = -1;
   WakeChannel wake_;
+  SlotStore<EpollSlot> slots_;
 };
 
 constexpr uint32_t kEpollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |

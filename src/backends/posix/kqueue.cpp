@@ -214,7 +214,7 @@ class KqueueBackend final : public Backend {
       if (refusal(receipts_[i], batch_[i].flags)) refused(ctx, static_cast<int>(receipts_[i].ident));
   }
 
-  std::unique_ptr<WaitSlot> make_slot() override { return std::make_unique<KqueueSlot>(); }
+  WaitSlot* make_slot() override { return slots_.make(); }
 
   bool has_carry(const WaitSlot* slot) const noexcept override {
     return !static_cast<const KqueueSlot*>(slot)->fetch.carry.empty();
@@ -355,6 +355,7 @@ class KqueueBackend final : public Backend {
   std::atomic<int> kq_{-1};  // signal() reads it from any thread; reset() replaces it
   WakeChannel wake_;         // only where EVFILT_USER is missing
   kq::EventMerger merger_;
+  SlotStore<KqueueSlot> slots_;
   kq::KnoteTable knotes_;  // what each descriptor's knotes carry, and under libkqueue their file
   std::vector<struct kevent> batch_, receipts_;
   bool batching_ = false;

@@ -127,7 +127,7 @@ class IocpBackend final : public Backend {
     return rc;
   }
 
-  std::unique_ptr<WaitSlot> make_slot() override { return std::make_unique<IocpSlot>(); }
+  WaitSlot* make_slot() override { return slots_.make(); }
 
   int prepare(WaitSlot* slot, int) noexcept override {
     // Poll the queued sockets: those reported (or passed over) by the last
@@ -333,6 +333,7 @@ class IocpBackend final : public Backend {
   iocp::SocketList closed_;  // the sockets in kClosed
   iocp::Groups groups_;
   iocp::Requests requests_;
+  SlotStore<IocpSlot> slots_;
   int waiting_ = 0;  // waiters between prepare() and collect(): (about to be) blocked
 };
 
