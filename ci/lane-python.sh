@@ -26,8 +26,10 @@ if root=$(bash ci/find-libkqueue.sh); then
 fi
 
 tmp=$(mktemp -d /tmp/xpoll-python.XXXXXX)
+src=$(pwd)
+# Absolute paths: the lane runs its last tests from inside $tmp.
 cleanup() {
-  rm -rf "$tmp" bindings/python/build bindings/python/xpoll.egg-info
+  rm -rf "$tmp" "$src/bindings/python/build" "$src/bindings/python/xpoll.egg-info"
 }
 trap cleanup EXIT
 # pip 23 builds a local directory in place: setuptools' build/ and egg-info land in bindings/python (both
@@ -38,7 +40,9 @@ echo "python: pip wheel bindings/python (in place; the sources are found at ../.
 $py -m pip wheel "${pip_offline[@]}" --no-deps -w "$tmp/wheels" bindings/python
 wheel=$(ls "$tmp"/wheels/xpoll-*.whl)
 for f in xpoll/libxpoll.so.1 xpoll/xpoll-probe 'xpoll/_speedups\..*\.so'; do
-  if ! $py -m zipfile -l "$wheel" | grep -q "^$f "; then
+  # grep reads the whole listing (no -q): with pipefail, a writer cut off
+  # early by grep -q fails with a broken pipe (as Python does when unbuffered).
+  if ! $py -m zipfile -l "$wheel" | grep "^$f " >/dev/null; then
     echo "python: $(basename "$wheel") does not carry $f"
     $py -m zipfile -l "$wheel"
     exit 1

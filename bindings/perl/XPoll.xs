@@ -87,6 +87,8 @@ static const struct {
     C(XPOLL_RDHUP),
     C(XPOLL_ONESHOT),
     C(XPOLL_EDGE),
+    C(XPOLL_EXCLUSIVE),
+    C(XPOLL_SHARED),
     C(XPOLL_CAP_ONESHOT),
     C(XPOLL_CAP_EDGE),
     C(XPOLL_CAP_RDHUP),
@@ -94,6 +96,7 @@ static const struct {
     C(XPOLL_CAP_UNBOUNDED),
     C(XPOLL_CAP_LIVE_CHANGES),
     C(XPOLL_CAP_HANGUP),
+    C(XPOLL_CAP_EXCLUSIVE),
     C(XPOLL_EINVAL),
     C(XPOLL_EBADF),
     C(XPOLL_EEXIST),
@@ -457,15 +460,20 @@ _errname(rc)
     RETVAL
 
 void
-_create(class, backend)
+_create(class, backend, flags = 0)
     const char *class
     SV *backend
+    UV flags
   PREINIT:
     xpoll_t *h = NULL;
     Poller *p;
     int rc;
   PPCODE:
-    rc = lib.create(&h, SvOK(backend) ? SvPV_nolen(backend) : NULL, 0);
+    /* flags: 0 or XPOLL_SHARED; XPoll.pm makes them from new()'s options. */
+    if (flags > 0xffffffffu)
+      rc = XPOLL_EINVAL; /* would not fit the library's flags: unknown bits, as it says of them */
+    else
+      rc = lib.create(&h, SvOK(backend) ? SvPV_nolen(backend) : NULL, (uint32_t)flags);
     if (rc < 0) {
       mXPUSHi(rc);
       XSRETURN(1);

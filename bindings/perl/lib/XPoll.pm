@@ -22,17 +22,19 @@ BEGIN {
 }
 
 use constant {
-  IN      => $C{XPOLL_IN},
-  OUT     => $C{XPOLL_OUT},
-  ERR     => $C{XPOLL_ERR},
-  HUP     => $C{XPOLL_HUP},
-  RDHUP   => $C{XPOLL_RDHUP},
-  ONESHOT => $C{XPOLL_ONESHOT},
-  EDGE    => $C{XPOLL_EDGE},
+  IN        => $C{XPOLL_IN},
+  OUT       => $C{XPOLL_OUT},
+  ERR       => $C{XPOLL_ERR},
+  HUP       => $C{XPOLL_HUP},
+  RDHUP     => $C{XPOLL_RDHUP},
+  ONESHOT   => $C{XPOLL_ONESHOT},
+  EDGE      => $C{XPOLL_EDGE},
+  EXCLUSIVE => $C{XPOLL_EXCLUSIVE},
+  SHARED    => $C{XPOLL_SHARED},
 };
 
 use Exporter qw(import);
-our @EXPORT_OK   = qw(IN OUT ERR HUP RDHUP ONESHOT EDGE);
+our @EXPORT_OK   = qw(IN OUT ERR HUP RDHUP ONESHOT EDGE EXCLUSIVE SHARED);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 my %MODE = (level => 0, oneshot => ONESHOT, edge => EDGE);
@@ -41,7 +43,8 @@ my %MODE = (level => 0, oneshot => ONESHOT, edge => EDGE);
 # header has its entry (t/03-header.t). An error code without an errno of its own sets $! to EIO.
 our %CAP_NAME = (XPOLL_CAP_ONESHOT => 'oneshot', XPOLL_CAP_EDGE => 'edge', XPOLL_CAP_RDHUP => 'rdhup',
                  XPOLL_CAP_NONSOCKET => 'nonsocket', XPOLL_CAP_UNBOUNDED => 'unbounded',
-                 XPOLL_CAP_LIVE_CHANGES => 'live_changes', XPOLL_CAP_HANGUP => 'hangup');
+                 XPOLL_CAP_LIVE_CHANGES => 'live_changes', XPOLL_CAP_HANGUP => 'hangup',
+                 XPOLL_CAP_EXCLUSIVE => 'exclusive');
 our %ERRNO_OF = (XPOLL_EINVAL => 'EINVAL', XPOLL_EBADF => 'EBADF', XPOLL_EEXIST => 'EEXIST',
                  XPOLL_ENOENT => 'ENOENT', XPOLL_ENOMEM => 'ENOMEM', XPOLL_ENOTSUP => 'ENOTSUP',
                  XPOLL_ENOBACKEND => undef, XPOLL_EBUSY => 'EBUSY', XPOLL_EINTR => 'EINTR',
@@ -141,9 +144,9 @@ sub limits {
 
 sub new {
   my ($class, %opt) = @_;
-  _check_options('new', \%opt, 'backend');
+  _check_options('new', \%opt, 'backend', 'shared');
   my $backend = $opt{backend};
-  my $self = _create($class, $backend);
+  my $self = _create($class, $backend, $opt{shared} ? SHARED : 0);
   return $self if ref $self;
   if ($self == _ENOBACKEND) {
     my $name = $backend // $ENV{XPOLL_BACKEND} // '';
@@ -195,14 +198,17 @@ sub _check_options {
   return;
 }
 
+# The C mask of an add or modify: the events, with the mode and exclusive options given.
 sub _mask {
-  my ($what, $events, $mode) = @_;
+  my ($what, $events, $opt) = @_;
+  my $mode = $opt->{mode};
   croak "XPoll: $what: events must be a number" unless defined $events && looks_like_number($events);
   croak "XPoll: $what: invalid event mask $events" if $events < 0 || $events != int($events) || $events > 0xffffffff;
   if (defined $mode) {
     croak "XPoll: $what: mode must be level, oneshot or edge, not '$mode'" unless exists $MODE{$mode};
     $events |= $MODE{$mode};
   }
+  $events |= EXCLUSIVE if $opt->{exclusive};
   return $events;
 }
 
@@ -211,17 +217,17 @@ sub _mask {
 # set, and call the raw XS calls.
 sub _add_slow {
   my ($self, $fh, $events, $data, @opt) = @_;
-  my $opt = _options('add', \@opt, 'mode');
+  my $opt = _options('add', \@opt, 'mode', 'exclusive');
   my $fd  = _fd('add', $fh);
-  $self->_add_fd($fd, _mask('add', $events, $opt->{mode}), $fh, $data);
+  $self->_add_fd($fd, _mask('add', $events, $opt), $fh, $data);
   return $self;
 }
 
 sub _modify_slow {
   my ($self, $fh, $events, @data) = @_;
-  my $opt  = _options('modify', [@data[1 .. $#data]], 'mode');
+  my $opt  = _options('modify', [@data[1 .. $#data]], 'mode', 'exclusive');
   my $fd   = _fd('modify', $fh);
-  my $mask = _mask('modify', $events, $opt->{mode});
+  my $mask = _mask('modify', $events, $opt);
   $self->_modify_fd($fd, $mask, @data ? $data[0] : ());
   return $self;
 }
@@ -264,6 +270,11 @@ XPoll - every xpoll backend (epoll, kqueue, poll, select) from Perl
   $poller->modify($socket, IN | OUT);            # data kept unless given
   $poller->remove($socket);
 
+  # Workers (processes) sharing one listening socket, each with its own poller: a connection wakes
+  # one of them, not all, where the backend can (epoll).
+  my $exclusive = grep { $_ eq 'exclusive' } $poller->capabilities;
+  $poller->add($listener, IN, 'listener', exclusive => 1) if $exclusive;
+
   # Code written for IO::Poll moves over by changing its constructor:
   use XPoll::Poll;
   my $poll = XPoll::Poll->new(backend => 'epoll');
@@ -302,8 +313,8 @@ The compiled backends, best first.
 
   my @caps = XPoll->backend_capabilities('poll');
 
-What a backend can do: any of C<oneshot edge rdhup nonsocket unbounded live_changes hangup>. Croaks
-for a backend that is not compiled.
+What a backend can do: any of C<oneshot edge rdhup nonsocket unbounded live_changes hangup exclusive>.
+Croaks for a backend that is not compiled.
 
 =head2 limits
 
@@ -319,13 +330,23 @@ The C library's version, C<"major.minor.patch">.
 =head2 new
 
   my $poller = XPoll->new(backend => 'epoll');
+  my $shared = XPoll->new(shared => 1);
 
 Opens a backend by name, or the best one (C<$XPOLL_BACKEND> overrides that choice). Croaks for a
-backend that is not compiled, naming those that are.
+backend that is not compiled, naming those that are, and (EINVAL) for an option it does not know.
+
+C<shared> (a true value) creates the poller with C<XPOLL_SHARED>: the C library then lets several
+threads wait on it at once, reports a oneshot registration's event to exactly one of them per
+arming, and makes C<wake> return every wait in progress. Without it, a second wait while one is in
+progress fails with C<EBUSY>. From Perl alone a wait is never concurrent: a poller belongs to the
+interpreter that made it (a new ithread gets no copy of it) and a C<%SIG> handler runs between the
+library's waits, not inside one. So in Perl the flag changes nothing that can be seen today; it is
+accepted for parity with the C API and costs nothing.
 
 =head2 add
 
   $poller->add($fh_or_fd, $events, $data, mode => 'oneshot');
+  $poller->add($listener, IN, $data, exclusive => 1);
 
 Watches a filehandle or descriptor number for C<IN>, C<OUT>, C<RDHUP> (C<ERR> and C<HUP> are always
 reported). C<$data> is any Perl scalar, kept alive while registered and returned with each event.
@@ -334,14 +355,25 @@ Croaks, with C<$!> set, for a descriptor already registered (EEXIST), closed or 
 (EBADF), or a mode the backend lacks (ENOTSUP); for an option it does not know (EINVAL, the
 message names it); then nothing is registered.
 
+C<exclusive> (a true value), or C<EXCLUSIVE> in C<$events>, asks for exclusive wake-up: of several
+pollers watching the same open file with it (pre-forked workers, each with its own poller on one
+listening socket), one readiness change wakes one of them, not every one. Which one is the kernel's
+choice, and a wake that finds nothing (another worker took the connection) is still possible: accept
+non-blocking. Only backends with the C<exclusive> capability have it (epoll); the others croak with
+ENOTSUP. With the C<oneshot> mode or C<RDHUP> it croaks with EINVAL: the kernel refuses both.
+
 =head2 modify
 
   $poller->modify($fh, $events);            # keeps the data
   $poller->modify($fh, $events, $data);
   $poller->modify($fh, $events, $data, mode => 'oneshot');
+  $poller->modify($fh, $events, $data, exclusive => 1);
 
 Changes the interest (and data, and mode, as for C<add>); re-arms a oneshot registration. Croaks
-(ENOENT) for one not registered, and as C<add> does for an unknown option (EINVAL).
+(ENOENT) for one not registered, and as C<add> does for an unknown option (EINVAL) or an exclusive
+wake-up the backend lacks (ENOTSUP). The new interest is the whole of it: exclusive wake-up is kept
+only when asked again. A modify of an exclusive registration, or one that adds exclusive, is made as
+a removal and an add in the library, so what is ready then is reported once more.
 
 =head2 remove
 
@@ -367,7 +399,16 @@ with C<$!> set to C<EINTR>.
 
   $poller->wake;
 
-Makes a C<wait> in progress return (or the next one). Usable from a signal handler of this process.
+Makes a C<wait> in progress return (or the next one); on a C<shared> poller, every wait in
+progress. Usable from a signal handler of this process.
+
+=head2 Constants
+
+  use XPoll qw(:all);   # IN OUT ERR HUP RDHUP ONESHOT EDGE EXCLUSIVE SHARED
+
+The header's event bits (C<IN>, C<OUT>, C<ERR>, C<HUP>, C<RDHUP>), mode bits (C<ONESHOT>, C<EDGE>),
+C<EXCLUSIVE>, and the creation flag C<SHARED> (what C<< new(shared => 1) >> gives the library), with
+the values the XS module was compiled with. Capabilities are names (C<capabilities>), not constants.
 
 =head2 library
 

@@ -25,11 +25,12 @@ for my $name (sort keys %XPoll::C) {
   is($XPoll::C{$name}, $h{$name}, "$name: compiled in as the header has it");
 }
 
-# Every event and mode bit of the header is offered as a constant of the same value.
-# (An error code is a negative XPOLL_E*; the bits are the other flags outside the named families.)
+# Every event, mode and creation bit of the header is offered as a constant of the same value.
+# (An error code is a negative XPOLL_E*; the bits are the other flags outside the named families:
+# event and mode bits, EXCLUSIVE, and the creation flag SHARED.)
 my @errors = sort grep { /^XPOLL_E[A-Z]+$/ && $h{$_} < 0 } keys %h;
 my @bits   = sort grep { !/^XPOLL_(CAP|PROBE|VERSION|LIMIT)_/ && $h{$_} > 0 && $_ ne 'XPOLL_WAIT_MAX' } keys %h;
-is_deeply([sort map { s/^XPOLL_//r } @bits], [sort @XPoll::EXPORT_OK], 'the event and mode bits: those XPoll exports');
+is_deeply([sort map { s/^XPOLL_//r } @bits], [sort @XPoll::EXPORT_OK], 'the event, mode and creation bits: those XPoll exports');
 for my $name (@bits) {
   my $const = XPoll->can($name =~ s/^XPOLL_//r);
   is($const && $const->(), $h{$name}, "$name: XPoll::" . ($name =~ s/^XPOLL_//r));

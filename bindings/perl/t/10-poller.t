@@ -117,7 +117,7 @@ for my $backend (XPoll->backends) {
     {
       my $q = XPoll->new(backend => $backend);
       eval { $q->add($b, IN, undef, modus => 'edge') };
-      like($@, qr/unknown option\(s\) to add: modus \(known: mode\)/, 'unknown option to add: named');
+      like($@, qr/unknown option\(s\) to add: modus \(known: mode, exclusive\)/, 'unknown option to add: named');
       is($! + 0, EINVAL, '$! is EINVAL');
       is($q->registered, 0, '... and nothing registered');
       eval { $q->remove($b) };

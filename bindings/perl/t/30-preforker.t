@@ -6,8 +6,10 @@ use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use XPoll;
 
-# Drives examples/preforker.pl with concurrent loopback clients on every backend: every reply is
-# checked, workers are replaced when they spend their budget, and SIGINT leaves no process behind.
+# Drives examples/preforker.pl with concurrent loopback clients on every backend, in each way its
+# workers can accept: with exclusive wake-up where the backend has it (epoll), and under the accept
+# lock (flock) elsewhere and with --accept-lock. Every reply is checked, workers are replaced when
+# they spend their budget, and SIGINT leaves no process and no lock file behind.
 my $workers = 3;
 my $budget  = 10;
 my $rounds  = 2;
@@ -27,14 +29,30 @@ sub read_line {
   return undef;
 }
 
+my @runs;
 for my $backend (XPoll->backends) {
-  subtest $backend => sub {
+  my $exclusive = grep { $_ eq 'exclusive' } XPoll->backend_capabilities($backend);
+  push @runs, [$backend, $exclusive ? 'exclusive' : 'lock', ()];
+  push @runs, [$backend, 'lock', '--accept-lock'] if $exclusive;
+}
+
+for my $run (@runs) {
+  my ($backend, $mode, @flags) = @$run;
+  subtest "$backend, accept: $mode" . (@flags ? " (@flags)" : '') => sub {
     my $pid = open(my $out, '-|', $^X, (map { "-I$_" } @INC), 'examples/preforker.pl',
-                   '--workers', $workers, '--budget', $budget, '--backend', $backend)
+                   '--workers', $workers, '--budget', $budget, '--backend', $backend, @flags)
       // die "cannot start the server: $!";
     my $deadline = time + 60;
     my $first = read_line($out, $deadline) // '';
     my ($port) = $first =~ /listening on 127\.0\.0\.1:(\d+)/ or die "server said: $first";
+    chomp(my $how = read_line($out, $deadline) // '');
+    my $lock_file;
+    if ($mode eq 'exclusive') {
+      is($how, 'accept: exclusive wake-up', 'the workers accept with exclusive wake-up');
+    } else {
+      ($lock_file) = $how =~ /^accept: lock (.+)$/;
+      ok(defined $lock_file && -e $lock_file, "the workers take turns under a lock: $how");
+    }
     my (%started, %bad);
     my $served = 0;
     for my $round (1 .. $rounds) {
@@ -88,6 +106,7 @@ for my $backend (XPoll->backends) {
     close $out;
     is($?, 0, 'the server exited cleanly on SIGINT');
     like($log[-1] // '', qr/^stopped$/, 'and said so');
+    ok(!-e $lock_file, 'the lock file is gone') if defined $lock_file;
     my @all = map { /^worker (\d+) started/ ? $1 : () } $first, @log;
     push @all, keys %started;
     my @alive = grep { kill 0, $_ } @all;

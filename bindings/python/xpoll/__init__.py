@@ -16,6 +16,7 @@ import operator as _operator
 import os as _os
 import struct as _struct
 import sys as _sys
+import threading as _threading
 import time as _time
 
 from . import _header as _h
@@ -25,11 +26,13 @@ from ._lib import lib as _clib
 # The package's public names are its API: everything else, the modules it uses included, is imported or
 # defined under a private name.
 __all__ = ["Poller", "backends", "backend_capabilities", "limits", "raise_nofile", "probe", "version",
-           "IN", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "WAIT_MAX", "UNLIMITED"]
+           "IN", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "EXCLUSIVE", "SHARED", "CAP_EXCLUSIVE", "WAIT_MAX",
+           "UNLIMITED"]
 
 # Event and mode bits, capabilities, error codes: restated in _header, which the tests check against xpoll.h.
 IN, OUT, ERR, HUP, RDHUP = _h.IN, _h.OUT, _h.ERR, _h.HUP, _h.RDHUP
-ONESHOT, EDGE = _h.ONESHOT, _h.EDGE
+ONESHOT, EDGE, EXCLUSIVE = _h.ONESHOT, _h.EDGE, _h.EXCLUSIVE
+SHARED, CAP_EXCLUSIVE = _h.SHARED, _h.CAP_EXCLUSIVE
 _MODES = {"level": 0, "oneshot": ONESHOT, "edge": EDGE}
 _CAPS = _h.CAPABILITIES
 
@@ -104,11 +107,21 @@ def _fileno(fileobj):
     return fd
 
 
-def _mask(events, mode):
+def _flag(name, value):
+    """A keyword flag (shared=, exclusive=): True or False, nothing else, so that a mistyped value is not
+    taken as true."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {type(value).__name__}")
+    return value
+
+
+def _mask(events, mode, exclusive=False):
     """The C interest mask. Types and ranges are checked here, as ctypes would otherwise check them in its
     own way (ArgumentError) or not at all."""
     if not isinstance(events, int) or isinstance(events, bool):
         raise TypeError(f"events must be an int, not {type(events).__name__}")
+    if _flag("exclusive", exclusive):
+        events |= EXCLUSIVE
     if mode is not None:
         if not isinstance(mode, str):
             raise TypeError(f"mode must be a str or None, not {type(mode).__name__}")
@@ -183,29 +196,58 @@ def _no_backend(name):
 _KEEP = object()
 
 
+class _Buffer:
+    """Where one wait puts its events: a C array and a byte view of it, grown to the largest wait asked."""
+
+    __slots__ = ("buf", "view", "cap")
+
+    def __init__(self):
+        self.buf = self.view = None
+        self.cap = 0
+
+    def reserve(self, n):
+        """The array and its view, with room for n events. A wait keeps the pair it was given: a buffer
+        replaced meanwhile (by another thread, refused with EBUSY) does not change what it reads."""
+        if self.cap < n:
+            self.cap = max(n, 64)
+            self.buf = _ctypes.create_string_buffer(self.cap * _EVENT_SIZE)
+            self.view = memoryview(self.buf).cast("B")
+        return self.buf, self.view
+
+
 class Poller:
     """A poller over one xpoll backend.
 
-    Poller(backend=None) opens the named backend ("epoll", "kqueue", "poll", "select"), or the best one
-    ($XPOLL_BACKEND overrides that choice). Descriptors are ints or objects with fileno(); the data given
-    at registration comes back with each event. Errors are the usual exceptions: FileExistsError for a
-    second registration, FileNotFoundError for an unknown descriptor, OSError(EBADF) for a closed one,
+    Poller(backend=None, *, shared=False) opens the named backend ("epoll", "kqueue", "poll", "select"), or
+    the best one ($XPOLL_BACKEND overrides that choice). Descriptors are ints or objects with fileno(); the
+    data given at registration comes back with each event. Errors are the usual exceptions: FileExistsError
+    for a second registration, FileNotFoundError for an unknown descriptor, OSError(EBADF) for a closed one,
     ValueError and TypeError for bad arguments, OSError(ENOTSUP) for a mode the backend lacks.
+
+    One thread at a time may be in poll(): a second one gets OSError(EBUSY). With shared=True (XPOLL_SHARED)
+    any number of threads may poll at once, each with a buffer of its own: a oneshot registration is
+    reported to exactly one of them per arming (handle it, then re-arm it with modify()), a level-triggered
+    one possibly to several, and wake() makes every poll() in progress return. The GIL is released while a
+    poll() blocks. Close the poller only when no poll() is in progress (wake them and join them first).
     """
 
-    def __init__(self, backend=None):
+    def __init__(self, backend=None, *, shared=False):
         name = None if backend is None else _backend_name(backend)
+        flags = SHARED if _flag("shared", shared) else 0
         handle = _ctypes.c_void_p()
-        rc = _clib.xpoll_create(_ctypes.byref(handle), name or None, 0)
+        rc = _clib.xpoll_create(_ctypes.byref(handle), name or None, flags)
         if rc == _ENOBACKEND:
             raise _no_backend(backend or _os.environ.get("XPOLL_BACKEND", ""))
         if rc < 0:
             raise _error(rc)
         self._p = handle
         self._backend = _clib.xpoll_backend(handle).decode()
+        self._shared = shared
         self._data = {}
-        self._buf = self._view = None
-        self._buf_len = 0
+        # The C library gives each waiter of a shared poller its own kernel buffer; the binding gives each
+        # waiting thread its own array to receive the events.
+        self._buffer = _Buffer()
+        self._buffers = _threading.local() if shared else None
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -240,7 +282,8 @@ class Poller:
         backend = getattr(self, "_backend", None)
         if getattr(self, "_p", None) is None:
             return f"<{name} backend={backend!r} closed>" if backend else f"<{name} closed>"
-        return f"<{name} backend={backend!r} registered={len(self._data)}>"
+        shared = " shared" if getattr(self, "_shared", False) else ""
+        return f"<{name} backend={backend!r}{shared} registered={len(self._data)}>"
 
     # -- identity --------------------------------------------------------------------------------------
 
@@ -253,30 +296,59 @@ class Poller:
     @property
     def capabilities(self):
         """What the backend can do: a frozenset of "oneshot", "edge", "rdhup", "nonsocket", "unbounded",
-        "live_changes", "hangup"."""
+        "live_changes", "hangup", "exclusive"."""
         return _cap_names(_clib.xpoll_capabilities(self._handle()))
+
+    @property
+    def shared(self):
+        """Whether several threads may poll() at once (Poller(shared=True))."""
+        return self._shared
 
     # -- registrations ---------------------------------------------------------------------------------
 
-    def register(self, fileobj, events=IN, data=None, *, mode=None):
+    def register(self, fileobj, events=IN, data=None, *, mode=None, exclusive=False):
         """Watches fileobj for events (IN, OUT, RDHUP; ERR and HUP always). mode is "level" (default),
-        "oneshot" or "edge", or give ONESHOT or EDGE in events."""
+        "oneshot" or "edge", or give ONESHOT or EDGE in events.
+
+        exclusive=True (or EXCLUSIVE in events) asks for exclusive wake-up: of several pollers watching the
+        same file with it (workers sharing a listening socket), one readiness change wakes one of them, not
+        all. Only backends with the "exclusive" capability have it (epoll); the others raise
+        OSError(ENOTSUP). With the oneshot mode or RDHUP it is a ValueError (the kernel refuses both)."""
         fd = _fileno(fileobj)
-        mask = _mask(events, mode)
-        rc = _xpoll_add(self._handle(), fd, mask, _NO_DATA)
+        mask = _mask(events, mode, exclusive)
+        handle = self._handle()
+        # The data is in place before the library may report the descriptor to a poll() in another thread.
+        fresh = fd not in self._data
+        if fresh:
+            self._data[fd] = data
+        rc = _xpoll_add(handle, fd, mask, _NO_DATA)
         if rc < 0:
+            if fresh:
+                self._data.pop(fd, None)
             raise _error(rc, fd)
         self._data[fd] = data
 
-    def modify(self, fileobj, events, data=_KEEP, *, mode=None):
-        """Changes the interest (and the data, if given); re-arms a oneshot registration."""
+    def modify(self, fileobj, events, data=_KEEP, *, mode=None, exclusive=False):
+        """Changes the interest (and the data, if given); re-arms a oneshot registration. The new interest is
+        the whole of it: exclusive wake-up is kept only when asked again (exclusive=True or EXCLUSIVE in
+        events). A modify that adds, drops or keeps exclusive is made as a removal and an add in the library,
+        so what is ready then is reported once more."""
         fd = _fileno(fileobj)
-        mask = _mask(events, mode)
-        rc = _xpoll_modify(self._handle(), fd, mask, _NO_DATA)
-        if rc < 0:
-            raise _error(rc, fd)
+        mask = _mask(events, mode, exclusive)
+        handle = self._handle()
+        # New data is in place before a re-armed registration may be reported to another thread, and put
+        # back as it was if the library refuses the change.
+        old = self._data.get(fd, _KEEP)
         if data is not _KEEP:
             self._data[fd] = data
+        rc = _xpoll_modify(handle, fd, mask, _NO_DATA)
+        if rc < 0:
+            if data is not _KEEP:
+                if old is _KEEP:
+                    self._data.pop(fd, None)
+                else:
+                    self._data[fd] = old
+            raise _error(rc, fd)
 
     def unregister(self, fileobj):
         """Stops watching fileobj; nothing of it is reported afterwards. Returns its data."""
@@ -311,34 +383,38 @@ class Poller:
             maxevents = max(len(self._data), 1)
         elif maxevents == 0 or maxevents > WAIT_MAX:
             raise ValueError(f"maxevents must be between 1 and {WAIT_MAX}, or negative for all")
-        n = self._wait(min(maxevents, WAIT_MAX), ms)
+        n, view = self._wait(min(maxevents, WAIT_MAX), ms)
         data = self._data
-        return [(fd, ev, data.get(fd)) for _, fd, ev in _iter_unpack(_EVENT_FMT, self._view[:n * _EVENT_SIZE])]
+        return [(fd, ev, data.get(fd)) for _, fd, ev in _iter_unpack(_EVENT_FMT, view[:n * _EVENT_SIZE])]
 
     def _wait(self, maxevents, ms):
-        """Waits into self._buf; returns the count. The hot path is one C call."""
-        if self._buf_len < maxevents:
-            self._buf_len = max(maxevents, 64)
-            self._buf = _ctypes.create_string_buffer(self._buf_len * _EVENT_SIZE)
-            self._view = memoryview(self._buf).cast("B")
+        """Waits; returns the count and a view of the buffer that holds the events. The hot path is one C
+        call, made by ctypes with the GIL released."""
+        if self._buffers is None:
+            b = self._buffer
+        else:
+            b = getattr(self._buffers, "b", None)
+            if b is None:
+                b = self._buffers.b = _Buffer()
+        buf, view = b.reserve(maxevents)
         # The deadline is fixed before the first wait, so that a signal does not start the time-out again.
         deadline = _time.monotonic() + ms / 1000 if ms > 0 else None
-        n = _xpoll_wait(self._p, self._buf, maxevents, ms)
+        n = _xpoll_wait(self._p, buf, maxevents, ms)
         if n >= 0:
-            return n
+            return n, view
         while n == _EINTR:
             # Back in Python: a pending signal handler has run by now (and an exception it raised
             # propagates from here). Wait again for what is left.
             if deadline is not None:
                 ms = max(0, _math.ceil((deadline - _time.monotonic()) * 1000))
-            n = _xpoll_wait(self._handle(), self._buf, maxevents, ms)
+            n = _xpoll_wait(self._handle(), buf, maxevents, ms)
         if n < 0:
             raise _error(n)
-        return n
+        return n, view
 
     def wake(self):
         """Makes the current poll() in another thread return (with what is ready, or nothing), or the
-        next one if none is waiting. Wakes are coalesced."""
+        next one if none is waiting; on a shared poller, every poll() in progress. Wakes are coalesced."""
         rc = _clib.xpoll_wake(self._handle())
         if rc < 0:
             raise _error(rc)

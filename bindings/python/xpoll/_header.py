@@ -17,6 +17,10 @@ HUP = 0x0010
 RDHUP = 0x2000
 ONESHOT = 0x10000
 EDGE = 0x20000
+EXCLUSIVE = 0x40000
+
+# Creation flags.
+SHARED = 0x1
 
 # Backend capabilities, and the name each has in Python.
 CAP_ONESHOT = 0x01
@@ -26,8 +30,10 @@ CAP_NONSOCKET = 0x08
 CAP_UNBOUNDED = 0x10
 CAP_LIVE_CHANGES = 0x20
 CAP_HANGUP = 0x40
+CAP_EXCLUSIVE = 0x80
 CAPABILITIES = {CAP_ONESHOT: "oneshot", CAP_EDGE: "edge", CAP_RDHUP: "rdhup", CAP_NONSOCKET: "nonsocket",
-                CAP_UNBOUNDED: "unbounded", CAP_LIVE_CHANGES: "live_changes", CAP_HANGUP: "hangup"}
+                CAP_UNBOUNDED: "unbounded", CAP_LIVE_CHANGES: "live_changes", CAP_HANGUP: "hangup",
+                CAP_EXCLUSIVE: "exclusive"}
 
 # Error codes.
 EINVAL = -1
@@ -57,11 +63,11 @@ PROBE_BACKENDS = 0x2
 PROBE_CONNECTIONS = 0x4
 PROBE_MAX_BACKENDS = 8
 
-_RESTATED = ("IN", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "CAP_ONESHOT", "CAP_EDGE", "CAP_RDHUP",
-             "CAP_NONSOCKET", "CAP_UNBOUNDED", "CAP_LIVE_CHANGES", "CAP_HANGUP", "EINVAL", "EBADF", "EEXIST",
-             "ENOENT", "ENOMEM", "ENOTSUP", "ENOBACKEND", "EBUSY", "EINTR", "ERANGE", "EMFILE", "ENFILE", "EFORKED",
-             "EPERM", "EIO", "WAIT_MAX", "VERSION_MAJOR", "LIMIT_UNKNOWN", "LIMIT_INFINITE", "PROBE_DESCRIPTORS",
-             "PROBE_BACKENDS", "PROBE_CONNECTIONS", "PROBE_MAX_BACKENDS")
+_RESTATED = ("IN", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "EXCLUSIVE", "SHARED", "CAP_ONESHOT", "CAP_EDGE",
+             "CAP_RDHUP", "CAP_NONSOCKET", "CAP_UNBOUNDED", "CAP_LIVE_CHANGES", "CAP_HANGUP", "CAP_EXCLUSIVE", "EINVAL",
+             "EBADF", "EEXIST", "ENOENT", "ENOMEM", "ENOTSUP", "ENOBACKEND", "EBUSY", "EINTR", "ERANGE", "EMFILE",
+             "ENFILE", "EFORKED", "EPERM", "EIO", "WAIT_MAX", "VERSION_MAJOR", "LIMIT_UNKNOWN", "LIMIT_INFINITE",
+             "PROBE_DESCRIPTORS", "PROBE_BACKENDS", "PROBE_CONNECTIONS", "PROBE_MAX_BACKENDS")
 CONSTANTS = {"XPOLL_" + name: globals()[name] for name in _RESTATED}
 ERROR_CODES = {name: value for name, value in CONSTANTS.items() if name[6:7] == "E" and value < 0}
 
