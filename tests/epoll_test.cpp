@@ -31,8 +31,17 @@ extern "C" int epoll_create1(int flags) {
   return static_cast<int>(syscall(SYS_epoll_create1, flags));
 }
 
+namespace {
+// When set, the next EPOLL_CTL_ADD with EPOLLEXCLUSIVE fails with ENOMEM.
+std::atomic<int> g_fail_exclusive_add{0};
+}  // namespace
+
 extern "C" int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) {
   ++g_ctl_calls;
+  if (op == EPOLL_CTL_ADD && ev && (ev->events & EPOLLEXCLUSIVE) && g_fail_exclusive_add.exchange(0)) {
+    errno = ENOMEM;
+    return -1;
+  }
   long rc = syscall(SYS_epoll_ctl, epfd, op, fd, ev);
   return static_cast<int>(rc);
 }
@@ -142,6 +151,54 @@ TEST_F(Epoll, ExclusiveOnAnEpollSetIsEinval) {
   EXPECT_EQ(xpoll_add(p_, other.get(), XPOLL_IN | XPOLL_EXCLUSIVE, 0), XPOLL_EINVAL);
   EXPECT_EQ(xpoll_remove(p_, other.get()), XPOLL_ENOENT);
   EXPECT_EQ(xpoll_add(p_, other.get(), XPOLL_IN, 0), 0);
+}
+
+TEST_F(Epoll, ExclusiveModifyOfAnEpollSetIsEinvalAndChangesNothing) {
+  // The kernel's refusal comes back from the modify itself; the plain
+  // registration it would have replaced goes on reporting.
+  Fd other(epoll_create1(EPOLL_CLOEXEC));
+  Pair s = Pair::make();
+  ASSERT_TRUE(send_byte(s.b.get()));
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ASSERT_EQ(::epoll_ctl(other.get(), EPOLL_CTL_ADD, s.a.get(), &ev), 0);  // `other` is readable now
+  ASSERT_EQ(xpoll_add(p_, other.get(), XPOLL_IN, 1), 0);
+  ASSERT_EQ(wait_once(p_, 2000).size(), 1u);
+  EXPECT_EQ(xpoll_modify(p_, other.get(), XPOLL_IN | XPOLL_EXCLUSIVE, 2), XPOLL_EINVAL);
+  for (int i = 0; i < 2; ++i) {
+    auto got = wait_once(p_, 2000);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].data, 1u);
+  }
+}
+
+TEST_F(Epoll, ExclusiveModifyWithoutMemoryChangesNothing) {
+  // The add after the removal fails (ENOMEM): the old registration is made
+  // again, the modify says so, and a later one succeeds.
+  Pair s = Pair::make();
+  ASSERT_TRUE(send_byte(s.b.get()));
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  g_fail_exclusive_add = 1;
+  EXPECT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN | XPOLL_EXCLUSIVE, 2), XPOLL_ENOMEM);
+  auto got = wait_once(p_, 2000);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].data, 1u);
+  ASSERT_EQ(xpoll_add(p_, s.b.get(), XPOLL_OUT | XPOLL_EXCLUSIVE, 7), 0);
+  // Modifying an exclusive registration (removal and add) without memory:
+  // the caller's modify succeeds and the change is retried at the next wait.
+  g_fail_exclusive_add = 1;
+  EXPECT_EQ(xpoll_modify(p_, s.b.get(), XPOLL_IN | XPOLL_OUT | XPOLL_EXCLUSIVE, 8), 0);
+  bool seen8 = false;
+  for (int i = 0; i < 5 && !seen8; ++i)
+    for (const auto& e : wait_once(p_, 500))
+      if (e.data == 8) seen8 = true;
+  EXPECT_TRUE(seen8);
+  EXPECT_EQ(g_fail_exclusive_add.load(), 0);  // the failure was met, and retried
+  ASSERT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN | XPOLL_EXCLUSIVE, 3), 0);
+  bool seen3 = false;
+  for (const auto& e : wait_once(p_, 2000))
+    if (e.data == 3) seen3 = true;
+  EXPECT_TRUE(seen3);
 }
 
 TEST_F(Epoll, ExclusiveModifyIsARemovalAndAnAdd) {

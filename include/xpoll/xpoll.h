@@ -134,13 +134,16 @@ typedef struct xpoll_poller xpoll_t;
  * so accept non-blocking.
  *
  * Only backends with ::XPOLL_CAP_EXCLUSIVE support it (epoll, as
- * EPOLLEXCLUSIVE, Linux 4.5 and later); the others fail with ::XPOLL_ENOTSUP.
+ * EPOLLEXCLUSIVE, Linux 4.5 and later: an older kernel ignores the bit, and
+ * the wake-up is then not exclusive); the others fail with ::XPOLL_ENOTSUP.
  * It combines with ::XPOLL_IN, ::XPOLL_OUT and ::XPOLL_EDGE. With
  * ::XPOLL_ONESHOT or ::XPOLL_RDHUP it is ::XPOLL_EINVAL (the kernel refuses
  * both), as it is for a descriptor that is itself a poller (an epoll set).
  * xpoll_modify() of such a registration is made as a removal and an add
  * inside the library (the kernel refuses to modify it in place): the
- * caller sees one call, and what is ready then is reported once more.
+ * caller sees one call, and what is ready then is reported once more. A
+ * modify that adds the bit is made at once, so that the kernel's refusal is
+ * its result, with nothing changed.
  *
  * @since 1.1 (::XPOLL_VERSION 10100).
  */
@@ -197,14 +200,18 @@ typedef struct xpoll_poller xpoll_t;
  *   edge one usually to one waiter per change (docs/semantics.md has the
  *   table per backend);
  * - xpoll_wake() makes every wait in progress return (or the next one, if
- *   none is);
+ *   none is; a wait that starts while an earlier one has not yet returned
+ *   for the wake may return too);
  * - after xpoll_remove() returns, no waiter reports that registration.
  *
  * epoll, kqueue and iocp let every waiter block in the kernel at once, each
- * with its own event buffer. poll and select (and their Windows forms) let
- * one waiter at a time into the kernel; the others wait their turn in the
- * library and then look for themselves; a wait that does not block returns
- * 0 at once while another waiter is in the kernel there.
+ * with its own event buffer (kqueue on Linux, libkqueue's emulation, one at
+ * a time: it loses re-armed oneshot registrations to concurrent waits).
+ * poll and select (and their Windows forms) let one waiter at a time into
+ * the kernel; the others wait their turn in the library, first come first
+ * served, and then look for themselves. A wait that does not block returns 0
+ * at once when it would have to wait its turn (there; and on every backend
+ * while a rebuild of the kernel set waits for the waiters in the kernel).
  *
  * @since 1.1 (::XPOLL_VERSION 10100); 1.0 refuses the flag with ::XPOLL_EINVAL.
  */

@@ -38,11 +38,14 @@ constexpr uint32_t kCapNativeOneshot = 1u << 16;
 // kCapKernelState: registrations live in the kernel and persist until
 // removed, so apply() is a system call and errors at add time come from it.
 constexpr uint32_t kCapKernelState = 1u << 17;
+// kCapWaitSlots: the backend keeps what a wait fetched in a WaitSlot of the
+// waiter's (epoll, kqueue, iocp); without it, in buffers of its own, and the
+// core passes no slot.
 // kCapConcurrentWait: several threads may block in wait() at once, each with
-// its own WaitSlot (epoll, kqueue, iocp). Without it the core lets one waiter
-// at a time into the kernel (between prepare() and collect()), and passes no
-// slot.
-constexpr uint32_t kCapConcurrentWait = 1u << 18;
+// its own slot. Without it the core lets one waiter at a time into the
+// kernel (between prepare() and collect()).
+constexpr uint32_t kCapWaitSlots = 1u << 18;
+constexpr uint32_t kCapConcurrentWait = 1u << 19;
 constexpr uint32_t kPublicCapMask = 0xffffu;
 
 // A registration's generation names it in the events a backend reports, so
@@ -78,7 +81,7 @@ struct Waiter;
 
 // One waiter's part of a wait: the buffer the kernel fills between wait()
 // and collect(), and anything else a wait keeps for the next one. A backend
-// with kCapConcurrentWait makes one per thread that waits at once and owns
+// with kCapWaitSlots makes one per thread that waits at once and owns
 // it (SlotStore); the core keeps pointers in a pool and hands each wait one.
 // Not polymorphic: a backend derives its own and casts back, and nothing is
 // deleted through this type.
@@ -155,7 +158,7 @@ class Backend {
   virtual void begin_batch(size_t /*count*/) noexcept {}
   virtual void end_batch(void (*refused)(void* ctx, xpoll_fd_t fd), void* ctx) noexcept {}
 
-  // A slot for one more waiter (kCapConcurrentWait only), owned by the
+  // A slot for one more waiter (kCapWaitSlots only), owned by the
   // backend; throws std::bad_alloc.
   virtual WaitSlot* make_slot() { return nullptr; }
   // Whether the slot holds events a wait took from the kernel and had no
@@ -164,7 +167,7 @@ class Backend {
 
   // Called with the core's lock held, just before wait(), for a caller's
   // array of `max`. `slot` is the waiter's (nullptr without
-  // kCapConcurrentWait).
+  // kCapWaitSlots).
   virtual int prepare(WaitSlot* /*slot*/, int /*max*/) noexcept { return 0; }
   // Blocks up to timeout_ms (-1: forever) without the core's lock, taking at
   // most `max` events (what the caller's array and the registrations allow).

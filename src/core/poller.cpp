@@ -70,9 +70,8 @@ int Poller::apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept {
   // A registration that may be new gets a new generation, so that events of
   // an earlier one (in flight in another thread's wait, or left behind by a
   // file still open elsewhere) are recognised as stale. So does a oneshot
-  // one re-armed: a report of the arming before, taken from the kernel by
-  // another waiter (libkqueue may hand one dispatched knote to two), is
-  // not one of the new arming.
+  // one re-armed: no report of the arming before, however late another
+  // waiter collects it, counts for the new one.
   if (want.on && (!r.kernel.on || verify || (r.kernel.paused && !want.paused))) ++generation;
   unsigned how = (verify ? kVerify : kChange) | (renew ? kRenew : kChange);
   int rc = backend_->apply(fd, r.kernel, want, generation, how);
@@ -214,6 +213,7 @@ int Poller::modify(xpoll_fd_t fd, uint32_t events, uint64_t data) {
   std::lock_guard<std::mutex> lock(mu_);
   Reg* r = table_.find(fd);
   if (!r || !r->registered) return XPOLL_ENOENT;
+  const Reg saved = *r;
   r->interest = events & ~kAlwaysBits;
   r->data = data;
   r->armed = true;
@@ -221,6 +221,17 @@ int Poller::modify(xpoll_fd_t fd, uint32_t events, uint64_t data) {
   // and kqueue's EV_ADD do): what is ready now is reported once more, also
   // when the interest is unchanged.
   r->renew = (events & XPOLL_EDGE) != 0;
+  // A registration that takes XPOLL_EXCLUSIVE is made at once, like an add:
+  // the kernel may refuse it (EINVAL for an epoll set), and that verdict is
+  // the caller's, with nothing changed.
+  if ((caps_ & kCapKernelState) && (events & ~saved.interest & XPOLL_EXCLUSIVE) && r->kernel.on && !r->dead) {
+    int rc = apply(fd, *r, false);
+    if (rc != 0) {
+      *r = saved;
+      return rc;
+    }
+    return 0;
+  }
   changed(fd, *r);
   return 0;
 }
@@ -315,28 +326,51 @@ bool Poller::may_enter_kernel() const noexcept {
   return (caps_ & kCapConcurrentWait) && !rebuild_;
 }
 
-// Waits, without the lock, for the waiter's turn in the kernel. False when
-// the wait is to return instead: a wake came, or its time is up (a wait that
-// does not block does not wait for its turn either).
-bool Poller::await_turn(std::unique_lock<std::mutex>& lock, const Waiter& w, int timeout_ms,
+// Waits, without the lock, for the waiter's turn in the kernel, first come
+// first served: a waiter that comes back from the kernel for another round
+// queues behind those already waiting. False when the wait is to return
+// instead: a wake came, or its time is up (a wait that does not block does
+// not wait for its turn either).
+bool Poller::await_turn(std::unique_lock<std::mutex>& lock, Waiter& w, int timeout_ms,
                         Clock::time_point deadline) {
-  if (may_enter_kernel()) return true;
-  ++at_gate_;
+  if (!gate_head_ && may_enter_kernel()) return true;
+  if (timeout_ms == 0 || woken_by_user(w)) return false;
+  w.gate_next = nullptr;
+  if (gate_tail_)
+    gate_tail_->gate_next = &w;
+  else
+    gate_head_ = &w;
+  gate_tail_ = &w;
   bool turn = true;
-  while (!may_enter_kernel()) {
-    if (woken_by_user(w) || timeout_ms == 0) {
+  while (!(gate_head_ == &w && may_enter_kernel())) {
+    if (woken_by_user(w)) {
       turn = false;
       break;
     }
     if (timeout_ms < 0) {
       gate_.wait(lock);
-    } else if (gate_.wait_until(lock, deadline) == std::cv_status::timeout && !may_enter_kernel()) {
+    } else if (gate_.wait_until(lock, deadline) == std::cv_status::timeout &&
+               !(gate_head_ == &w && may_enter_kernel())) {
       turn = false;
       break;
     }
   }
-  --at_gate_;
+  leave_gate(w);
   return turn;
+}
+
+// Takes the waiter out of the queue at the gate (from anywhere in it), and
+// tells the others: the next may be first now.
+void Poller::leave_gate(Waiter& w) noexcept {
+  Waiter* before = nullptr;
+  for (Waiter* q = gate_head_; q && q != &w; q = q->gate_next) before = q;
+  if (before)
+    before->gate_next = w.gate_next;
+  else
+    gate_head_ = w.gate_next;
+  if (gate_tail_ == &w) gate_tail_ = before;
+  w.gate_next = nullptr;
+  if (gate_head_) gate_.notify_all();
 }
 
 // The waiter is out of the kernel. Others still blocked there are brought
@@ -351,7 +385,7 @@ void Poller::leave_kernel(Waiter& w) noexcept {
     for (const Waiter* o = waiters_; o && !call; o = o->next) call = o->in_kernel && o->epoch != epoch;
     if (call) signal_internal();
   }
-  if (at_gate_ > 0) gate_.notify_all();
+  if (gate_head_) gate_.notify_all();
 }
 
 // The least room a waiter in the kernel has (SIZE_MAX: none is short).
@@ -362,7 +396,7 @@ size_t Poller::least_fetch() const noexcept {
   return least;
 }
 
-// A wait's slot (kCapConcurrentWait): one from the pool, or a new one.
+// A wait's slot (kCapWaitSlots): one from the pool, or a new one.
 // Throws std::bad_alloc, changing nothing.
 WaitSlot* Poller::take_slot() {
   if (free_slots_.empty()) {
@@ -376,18 +410,31 @@ WaitSlot* Poller::take_slot() {
   return slot;
 }
 
-// Returns a slot to the pool. One that carries events its wait had no room
-// for goes on top, where the next wait takes it; if others are blocked in
-// the kernel, one of them is brought out to report them.
+// Returns a slot to the pool. The slots that carry events their wait had no
+// room for are kept on top, where the next wait takes them (one buried under
+// a slot without a carry would keep its events from every waiter: a
+// dispatched or edge knote taken from the kernel exists nowhere else); if
+// others are blocked in the kernel, one of them is brought out to report
+// them. The pool holds a pointer per waiter that ever waited at once, so the
+// insertion at the bottom is cheap.
 void Poller::give_back(WaitSlot* slot) noexcept {
-  bool carry = backend_->has_carry(slot);
-  free_slots_.push_back(slot);  // within the capacity take_slot() reserved
-  if (carry && in_kernel_ > 0) signal_internal();
+  // Within the capacity take_slot() reserved: neither can fail.
+  if (backend_->has_carry(slot))
+    free_slots_.push_back(slot);
+  else
+    free_slots_.insert(free_slots_.begin(), slot);
+  // Also when the slot given back carries nothing: the waiter the last
+  // signal brought out may have returned with events of its own.
+  if (in_kernel_ > 0 && backend_->has_carry(free_slots_.back())) signal_internal();
 }
 
+// A waiter whose own slot carries nothing takes one from the pool that does.
 void Poller::swap_for_carry(WaitSlot*& slot) noexcept {
   if (free_slots_.empty() || backend_->has_carry(slot) || !backend_->has_carry(free_slots_.back())) return;
-  std::swap(slot, free_slots_.back());
+  WaitSlot* carried = free_slots_.back();
+  free_slots_.pop_back();
+  free_slots_.insert(free_slots_.begin(), slot);
+  slot = carried;
 }
 
 // Waits: one thread at a time, or several on an XPOLL_SHARED poller. Each
@@ -398,7 +445,7 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
   if (waiting_ > 0 && !shared_) return XPOLL_EBUSY;
   WaitSlot* slot = nullptr;
-  if (caps_ & kCapConcurrentWait) slot = take_slot();
+  if (caps_ & kCapWaitSlots) slot = take_slot();
   Waiter w;
   w.epoch = delivered_epoch_;
   w.next = waiters_;
@@ -423,12 +470,18 @@ int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max,
   // The clock is read only for a finite, non-zero time-out.
   const auto deadline = timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms) : Clock::time_point();
   int result = 0;
-  for (int round = 0, stale_rounds = 0; stale_rounds <= kMaxStaleRounds; ++round) {
+  for (int stale_rounds = 0; stale_rounds <= kMaxStaleRounds;) {
     if (!await_turn(lock, w, timeout_ms, deadline)) {
       result = 0;
       break;
     }
     flush();
+    if (rebuild_ && in_kernel_ > 0) {
+      // The flush asked for a rebuild while others block in the kernel set
+      // it would close: they are brought out, and this waiter waits its turn.
+      signal_internal();
+      continue;
+    }
     if (rebuild_) {
       // A change waits for the rebuild (nothing of it was applied). Without
       // a descriptor for the fresh set (at the limit) it is tried again on
@@ -438,7 +491,9 @@ int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max,
       flush();
     }
     if (slot) swap_for_carry(slot);
-    int wait_ms = timeout_ms < 0 ? -1 : (round == 0 ? timeout_ms : remaining_ms(deadline));
+    // A finite time-out is what is left of it: also in the first round, which
+    // may come after a wait at the gate.
+    int wait_ms = timeout_ms <= 0 ? timeout_ms : remaining_ms(deadline);
     // A wake made since this wait started returns it: whoever drained the
     // channel may have passed it by, so it must not block.
     if (woken_by_user(w)) wait_ms = 0;
@@ -465,7 +520,8 @@ int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max,
     sink.out_ = out;
     sink.max_ = max;
     backend_->collect(slot, sink);
-    if (should_rebuild(sink, timeout_ms, deadline)) rebuild_ = true;
+    // A failed wait (a signal's EINTR) did not end early for want of events.
+    if (rc == 0 && should_rebuild(sink, timeout_ms, deadline)) rebuild_ = true;
     leave_kernel(w);
     result = sink.count_;
     if (rc != 0) {

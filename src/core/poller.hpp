@@ -68,6 +68,7 @@ struct Waiter {
   bool in_kernel = false;    // between the backend's prepare() and collect()
   Waiter* prev = nullptr;
   Waiter* next = nullptr;
+  Waiter* gate_next = nullptr;  // the next one waiting its turn after this one (see await_turn())
 };
 
 class Poller {
@@ -106,8 +107,8 @@ class Poller {
   bool should_return(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept;
   bool woken_by_user(const Waiter& w) const noexcept { return wake_epoch_.load() != w.epoch; }
   bool may_enter_kernel() const noexcept;
-  bool await_turn(std::unique_lock<std::mutex>& lock, const Waiter& w, int timeout_ms,
-                  Clock::time_point deadline);
+  bool await_turn(std::unique_lock<std::mutex>& lock, Waiter& w, int timeout_ms, Clock::time_point deadline);
+  void leave_gate(Waiter& w) noexcept;
   void leave_kernel(Waiter& w) noexcept;
   size_t least_fetch() const noexcept;
   WaitSlot* take_slot();
@@ -137,7 +138,8 @@ class Poller {
   Waiter* waiters_ = nullptr;  // the list of them
   int waiting_ = 0;            // how many
   int in_kernel_ = 0;          // of them, those between prepare() and collect()
-  int at_gate_ = 0;            // of them, those waiting for their turn in the kernel
+  Waiter* gate_head_ = nullptr;  // of them, those waiting for their turn in the kernel, first come first
+  Waiter* gate_tail_ = nullptr;  // served
   std::condition_variable gate_;
   std::vector<WaitSlot*> free_slots_;  // the backend's; capacity kept >= slots_made_
   size_t slots_made_ = 0;

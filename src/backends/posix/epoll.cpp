@@ -108,7 +108,8 @@ class EpollBackend final : public Backend {
     if (!have.on) return ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
     bool exclusive = ((have.interest | want.interest) & XPOLL_EXCLUSIVE) != 0;
     // MOD also re-checks readiness, which is what a renewed edge registration needs.
-    if (!(how & kVerify)) return exclusive ? readd(fd, ev, data) : ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
+    if (!(how & kVerify))
+      return exclusive ? readd(fd, to_epoll(have), ev, data) : ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
     // The kernel may hold a registration made for an earlier file with this
     // number. Unchanged interest: ADD answers EEXIST for the same open file
     // (at the cost of a lookup) and registers a new one. Changed interest:
@@ -116,7 +117,7 @@ class EpollBackend final : public Backend {
     if (have == want) {
       int rc = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
       if (rc == XPOLL_EEXIST && (how & kRenew))
-        return exclusive ? readd(fd, ev, data) : ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
+        return exclusive ? readd(fd, ev, ev, data) : ctl(epfd_, EPOLL_CTL_MOD, fd, ev, data);
       return rc == XPOLL_EEXIST ? kKeptGeneration : rc == 0 ? kMayLinger : rc;
     }
     if (exclusive) {
@@ -133,12 +134,17 @@ class EpollBackend final : public Backend {
   }
 
   // Replaces an exclusive registration (or makes one of a plain one): the
-  // kernel modifies neither in place. When the add is refused after the
-  // removal, nothing is left registered, and the core drops the entry's
-  // kernel state as it does for any refused change.
-  int readd(int fd, uint32_t ev, uint64_t data) noexcept {
-    int rc = ctl(epfd_, EPOLL_CTL_DEL, fd, 0, 0);
-    return rc != 0 ? rc : ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
+  // kernel modifies neither in place. When the add is refused (EINVAL for an
+  // epoll set, ENOMEM), the registration it replaced is made again, so that
+  // a failure changes nothing, as apply() promises. A removal that finds
+  // nothing (ENOENT: a restore that failed before, without memory) goes on
+  // to the add, which the core then retries.
+  int readd(int fd, uint32_t old_ev, uint32_t ev, uint64_t data) noexcept {
+    int removed = ctl(epfd_, EPOLL_CTL_DEL, fd, 0, 0);
+    if (removed != 0 && removed != XPOLL_ENOENT) return removed;
+    int rc = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
+    if (rc != 0 && removed == 0) ctl(epfd_, EPOLL_CTL_ADD, fd, old_ev, data);
+    return rc;
   }
 
   WaitSlot* make_slot() override { return slots_.make(); }
@@ -198,7 +204,7 @@ class EpollBackend final : public Backend {
 
 constexpr uint32_t kEpollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
                                 XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | XPOLL_CAP_HANGUP | XPOLL_CAP_EXCLUSIVE |
-                                kCapNativeOneshot | kCapKernelState | kCapConcurrentWait;
+                                kCapNativeOneshot | kCapKernelState | kCapWaitSlots | kCapConcurrentWait;
 
 }  // namespace
 

@@ -132,7 +132,6 @@ class SelectBackend final : public Backend {
     int e = errno;
     ready_ = e == EBADF ? -1 : 0;  // EBADF: collect() finds the closed descriptors
     return e == EBADF ? 0 : from_errno(e);
-    return 0;
   }
 
   void collect(WaitSlot*, EventSink& sink) noexcept override {

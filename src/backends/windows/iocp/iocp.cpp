@@ -178,8 +178,12 @@ class IocpBackend final : public Backend {
     ws->got = 0;
     // Other waiters are still blocked: what this one queued again (a level-
     // triggered socket it took) is polled now, for them; without memory for
-    // it, it waits for the next prepare().
-    if (waiting_ > 0) send_queued();
+    // it, it waits for the next prepare(). A socket found closed then is
+    // reported by the next collect(): one of them is woken for it.
+    if (waiting_ > 0) {
+      send_queued();
+      if (!closed_.empty()) signal();
+    }
   }
 
   // Drops every socket (the core re-adds them all).
@@ -346,7 +350,7 @@ IocpBackend::~IocpBackend() {
 }
 
 constexpr uint32_t kIocpCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_RDHUP | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES |
-                               XPOLL_CAP_HANGUP | kCapNativeOneshot | kCapKernelState | kCapConcurrentWait;
+                               XPOLL_CAP_HANGUP | kCapNativeOneshot | kCapKernelState | kCapWaitSlots | kCapConcurrentWait;
 
 }  // namespace
 
