@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The one benchmark command: builds build/bench (Release), runs the pipe ring
-# for every implementation at each size, then the echo benchmark, and writes
-# the tables (every figure also as a ratio to raw epoll), results.md and the
-# SVG plots into the output directory. See docs/benchmarks.md.
+# for every implementation at each size, then the echo benchmark, then the
+# accept benchmark (bench/accept: pre-forked workers at one port, threads on
+# one poller), and writes the tables (every figure also as a ratio to raw
+# epoll), results.md and the SVG plots into the output directory. See
+# docs/benchmarks.md.
 #
 #   bash bench/run.sh [--quick] [--sizes 1000,10000] [--out DIR] [--publish]
-#                     [--layout auto|classic|bidir] [--repeat K] [--no-echo] [--build DIR]
+#                     [--layout auto|classic|bidir] [--repeat K] [--no-echo] [--no-accept] [--build DIR]
 #
 # --quick    N=200 and N=1000, 5 rounds, one run each, echo with 200
-#            connections: a smoke test that checks every count (CI).
-# --repeat   runs of each ring configuration and of each echo server
-#            (default 3): the plots show their spread.
+#            connections, the accept herd with 500: a smoke test that checks
+#            every count (CI).
+# --repeat   runs of each ring configuration, of each echo server and of
+#            each accept configuration (default 3): the plots show their spread.
 # --publish  copies the plots into docs/images/, the runs' raw results into
 #            bench/results/ (from which bench/plot/report.py --data redraws
 #            them without running anything) and rewrites the results part of
@@ -31,9 +34,10 @@ layout=auto
 repeat=
 active=100
 echo_run=1
+accept_run=1
 
 usage() {
-  sed -n '7,8p' "$0" | sed 's/^# *//' >&2
+  sed -n '9,10p' "$0" | sed 's/^# *//' >&2
   exit 2
 }
 
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=1 ;;
     --publish) publish=1 ;;
     --no-echo) echo_run=0 ;;
+    --no-accept) accept_run=0 ;;
     --sizes) [ $# -ge 2 ] || usage; sizes=$2; shift ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift ;;
     --layout) [ $# -ge 2 ] || usage; layout=$2; shift ;;
@@ -66,7 +71,7 @@ out=${out:-$build/results}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 mkdir -p "$out/logs"
 rm -rf "$out"/ring-runs.txt "$out"/*.svg "$out"/*.dat "$out"/echo.tsv "$out"/echo-rep* "$out"/loadavg.txt \
-  "$out"/machine.txt "$out"/logs/*
+  "$out"/machine.txt "$out"/logs/* "$out"/accept-runs.txt "$out"/accept-meta.txt "$out"/echo-threads*
 
 echo "== building $build (Release)"
 if ! cmake -S "$root" -B "$build" -DXPOLL_BUILD_BENCH=ON -DXPOLL_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release \
@@ -150,6 +155,20 @@ if [ "$echo_run" = 1 ]; then
     done
   else
     echo "echo benchmark: bench/echo/run-echo.sh not found, skipped"
+  fi
+fi
+
+if [ "$accept_run" = 1 ]; then
+  if [ -f "$root/bench/accept/run-accept.sh" ]; then
+    accept_args=(--repeat "$repeat")
+    [ "$quick" = 1 ] && accept_args+=(--quick)
+    # Its herd runs and threaded echo runs are interleaved by repetition inside.
+    if ! bash "$root/bench/accept/run-accept.sh" "$build" "$out" "${accept_args[@]}"; then
+      echo "FAIL: the accept benchmark failed" >&2
+      failed=1
+    fi
+  else
+    echo "accept benchmark: bench/accept/run-accept.sh not found, skipped"
   fi
 fi
 

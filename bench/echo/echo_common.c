@@ -148,18 +148,20 @@ void echo_pending_free(struct echo_pending *p) {
   p->off = p->len = 0;
 }
 
-int echo_on_readable(int fd, struct echo_pending *p) {
-  ssize_t n = read(fd, echo_buf, ECHO_BUF_SIZE);
+int echo_on_readable_buf(int fd, struct echo_pending *p, char *buf, size_t size) {
+  ssize_t n = read(fd, buf, size);
   if (n == 0) return -1;
   if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
-  ssize_t w = write(fd, echo_buf, (size_t)n);
+  ssize_t w = write(fd, buf, (size_t)n);
   if (w == n) return 0;
   if (w < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
     w = 0;
   }
-  return echo_pending_keep(p, echo_buf, (size_t)n, (size_t)w);
+  return echo_pending_keep(p, buf, (size_t)n, (size_t)w);
 }
+
+int echo_on_readable(int fd, struct echo_pending *p) { return echo_on_readable_buf(fd, p, echo_buf, ECHO_BUF_SIZE); }
 
 int echo_on_writable(int fd, struct echo_pending *p) {
   ssize_t w = write(fd, p->buf + p->off, p->len - p->off);

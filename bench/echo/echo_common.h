@@ -80,6 +80,12 @@ struct echo_pending {
 int echo_on_readable(int fd, struct echo_pending *p);
 
 /*
+ * The same with the caller's buffer instead of the shared one, for servers
+ * that read in several threads (each with a buffer of its own).
+ */
+int echo_on_readable_buf(int fd, struct echo_pending *p, char *buf, size_t size);
+
+/*
  * Writes pending output on a writable connection. Returns 1 while some
  * remains, 0 once it is all written (the buffer is freed: read again), -1 on
  * an error. Call it only while p->buf is set.
@@ -96,7 +102,7 @@ void echo_pending_free(struct echo_pending *p);
  */
 int echo_pending_keep(struct echo_pending *p, const char *data, size_t n, size_t written);
 
-/* The shared read buffer (ECHO_BUF_SIZE bytes): loops are single-threaded. */
+/* The shared read buffer (ECHO_BUF_SIZE bytes) of the single-threaded loops. */
 extern char echo_buf[];
 
 /* Prints "echo-<name>: <what>: <strerror(errno)>" on stderr and exits with 1. */

@@ -3,7 +3,14 @@
 # against echo_client, one at a time, and writes <out_dir>/echo.tsv.
 #
 #   bench/echo/run-echo.sh <build_dir> <out_dir> [--quick] [--conns C] [--msgs M] [--size S]
-#                          [--servers NAME,NAME...]
+#                          [--servers NAME,NAME...] [--strace]
+#
+# --strace attaches strace -c -f to the server for the timed phase only and
+# writes its count of system calls to <out_dir>/<server>.strace (the times
+# of such a run are strace's, not the server's).
+# --servers runs only the servers named; the threaded xpoll servers
+# (xpoll-1t, xpoll-1t-oneshot, xpoll-2t-split, xpoll-2t-split-oneshot,
+# xpoll-2t-shared) run only when named there.
 #
 # --quick is 200 connections; the default is 10,000, which needs a hard
 # descriptor limit above 10,032 (server and client are separate processes).
@@ -24,7 +31,7 @@
 set -u
 
 usage() {
-  echo "usage: $0 <build_dir> <out_dir> [--quick] [--conns C] [--msgs M] [--size S] [--servers A,B...]" >&2
+  echo "usage: $0 <build_dir> <out_dir> [--quick] [--conns C] [--msgs M] [--size S] [--servers A,B...] [--strace]" >&2
   exit 2
 }
 
@@ -36,6 +43,7 @@ conns=10000
 msgs=20
 size=64
 only=
+trace=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) conns=200; msgs=20 ;;
@@ -43,6 +51,7 @@ while [ $# -gt 0 ]; do
     --msgs) [ $# -ge 2 ] || usage; msgs=$2; shift ;;
     --size) [ $# -ge 2 ] || usage; size=$2; shift ;;
     --servers) [ $# -ge 2 ] || usage; only=,$2,; shift ;;
+    --strace) trace=1 ;;
     *) usage ;;
   esac
   shift
@@ -70,9 +79,15 @@ mkdir -p "$out"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/echo-bench.XXXXXX")
 server_pid=
 client_pid=
+strace_pid=
 go=
+if [ "$trace" = 1 ] && ! command -v strace >/dev/null; then
+  echo "$0: --strace: strace not found" >&2
+  exit 1
+fi
 
 cleanup() {
+  [ -n "$strace_pid" ] && kill "$strace_pid" 2>/dev/null
   [ -n "$client_pid" ] && kill "$client_pid" 2>/dev/null
   [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
   [ -n "$go" ] && exec {go}>&-
@@ -105,6 +120,15 @@ add libev echo_libev
 add libuv echo_libuv
 add raw-epoll echo_raw_epoll
 add threads echo_threads
+# xpoll with several threads (bench/accept/run-accept.sh compares them): run
+# only when named with --servers, so that the table above stays as it is.
+if [ -n "$only" ]; then
+  add xpoll-1t echo_xpoll_threads "--threads 1 epoll"
+  add xpoll-1t-oneshot echo_xpoll_threads "--threads 1 --oneshot epoll"
+  add xpoll-2t-split echo_xpoll_threads "--threads 2 --split epoll"
+  add xpoll-2t-split-oneshot echo_xpoll_threads "--threads 2 --split --oneshot epoll"
+  add xpoll-2t-shared echo_xpoll_threads "--threads 2 --shared epoll"
+fi
 
 # Waits (bounded, in 20 ms steps) for a line matching $2 in file $1; prints it.
 wait_line() {
@@ -128,10 +152,10 @@ cpu_ticks() {
 
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
-# Stops $1 with SIGTERM, then SIGKILL after 5 s; returns its exit status.
+# Stops $1 with SIGTERM (or the signal $2), then SIGKILL after 5 s; returns its exit status.
 stop_pid() {
   local pid=$1 i
-  kill "$pid" 2>/dev/null
+  kill -"${2:-TERM}" "$pid" 2>/dev/null
   for ((i = 0; i < 250; i++)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.02
@@ -141,6 +165,21 @@ stop_pid() {
     kill -9 "$pid" 2>/dev/null
   fi
   wait "$pid" 2>/dev/null
+}
+
+# Attaches strace -c -f to every thread of the server; waits (bounded) until it has.
+start_strace() {
+  local i
+  strace -c -f -o "$out/$1.strace" -p "$server_pid" 2>"$tmp/strace.err" &
+  strace_pid=$!
+  for ((i = 0; i < 250; i++)); do
+    grep -q attached "$tmp/strace.err" && return 0
+    kill -0 "$strace_pid" 2>/dev/null || break
+    sleep 0.02
+  done
+  echo "# $1: strace did not attach" >&2
+  cat "$tmp/strace.err" >&2
+  return 1
 }
 
 tsv=$out/echo.tsv
@@ -174,6 +213,9 @@ run_one() {
     return 1
   fi
   cpu0=$(cpu_ticks "$server_pid") || return 1
+  if [ "$trace" = 1 ]; then
+    start_strace "$name" || return 1
+  fi
   echo go >&"$go"
   result=$(wait_line "$tmp/client.out" '^result ' $((deadline + 10)) "$client_pid") || {
     echo "# $name: no result from the client" >&2
@@ -181,6 +223,10 @@ run_one() {
   }
   wait_line "$tmp/client.out" '^done' 10 "$client_pid" >/dev/null
   cpu1=$(cpu_ticks "$server_pid") || return 1
+  if [ -n "$strace_pid" ]; then
+    stop_pid "$strace_pid" INT # strace detaches and writes its counts
+    strace_pid=
+  fi
   hwm=$(status_kib "$server_pid" VmHWM)
   echo go >&"$go"
   exec {go}>&-
@@ -205,6 +251,7 @@ for i in "${!names[@]}"; do
   if ! run_one "$name" "${cmds[$i]}"; then
     failed=1
     [ -n "$client_pid" ] && { kill "$client_pid" 2>/dev/null; wait "$client_pid" 2>/dev/null; client_pid=; }
+    [ -n "$strace_pid" ] && { stop_pid "$strace_pid" INT; strace_pid=; }
     [ -n "$go" ] && { exec {go}>&-; go=; }
     sed 's/^/#   client: /' "$tmp/client.err" >&2
     printf '%s\t%d\t%d\t%d\tNA\tNA\tNA\tNA\tNA\tNA\n' "$name" "$conns" "$msgs" "$size" >>"$tsv"

@@ -4,11 +4,14 @@
 
 Reads ring-runs.txt (one key=value line per ring run, as the ring programs print them, with rep=K in
 front), echo.tsv (one row per echo server and run, the run in a rep column) and machine.txt when present,
-from --data (default: --out). Writes DIR/ring-summary.tsv, DIR/results.md, DIR/machine.txt and, with
-gnuplot, DIR/ring-n<N>.svg, DIR/echo-rt.svg and DIR/echo-rss.svg; prints the tables. Every figure is also
-shown as a ratio to raw epoll on the same run. With --publish, copies the SVGs into docs/images/ and the
-raw results into bench/results/, and rewrites the part of the page between its results markers with
-results.md. The published runs can so be drawn again without running anything:
+and the accept benchmark's accept-runs.txt (accept_herd's lines, rep=K in front), echo-threads.tsv,
+echo-threads-syscalls.tsv and accept-meta.txt, from --data (default: --out). Writes DIR/ring-summary.tsv, DIR/accept-summary.tsv,
+DIR/results.md, DIR/machine.txt and, with gnuplot, DIR/ring-n<N>.svg, DIR/echo-rt.svg, DIR/echo-rss.svg,
+DIR/accept-herd.svg and DIR/echo-threads.svg; prints the tables. Every ring and echo figure is also shown
+as a ratio to raw epoll on the same run. With --publish, copies the SVGs into docs/images/ and the raw
+results into bench/results/, and rewrites the parts of the page between its results markers and between
+its accept-results markers; a part whose runs are absent from --data is left as it is, so the accept
+benchmark can be published alone. The published runs can so be drawn again without running anything:
 
     python3 bench/plot/report.py --data bench/results --out /tmp/plots --publish docs/benchmarks.md
 """
@@ -32,6 +35,20 @@ IMPL_COLOUR = {"raw": "#000000", "xpoll": "#0072b2", "libevent": "#e69f00", "lib
                "threads": "#d55e00"}
 TARGET_SIZES = (1000, 10000)
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+# The accept benchmark has a results part of its own, so that it can be measured and published alone.
+ACCEPT_BEGIN, ACCEPT_END = "<!-- accept-results:begin -->", "<!-- accept-results:end -->"
+# accept_herd's modes in table order, with their names in tables and plots.
+ACCEPT_MODES = [("plain", "xpoll, level-triggered"), ("exclusive", "xpoll, XPOLL_EXCLUSIVE"),
+                ("reuseport", "xpoll, SO_REUSEPORT"), ("lock", "xpoll, accept lock"),
+                ("raw-plain", "raw epoll, level-triggered"), ("raw-exclusive", "raw epoll, EPOLLEXCLUSIVE")]
+# The issue's target: XPOLL_EXCLUSIVE wakes the workers at most this often per accepted connection.
+EXCLUSIVE_TARGET = 1.1
+# The threaded xpoll echo servers (bench/echo/echo_xpoll_threads.c) in table order.
+THREAD_SERVERS = [("xpoll-1t", "1 thread"), ("xpoll-1t-oneshot", "1 thread, oneshot"),
+                  ("xpoll-2t-split", "2 threads, a poller each"),
+                  ("xpoll-2t-split-oneshot", "2 threads, a poller each, oneshot"),
+                  ("xpoll-2t-shared", "2 threads, one XPOLL_SHARED poller (oneshot)")]
+WORKER_COLOUR = ["#56b4e9", "#0072b2", "#009e73", "#e69f00"]
 
 
 def read_ring(path):
@@ -490,6 +507,281 @@ EOD
     return made
 
 
+def summarise_accept(runs):
+    """One row per (workers, mode): the median of each figure over the runs that passed, the range of the
+    wake-ups per connection, and the number of runs."""
+    groups = {}
+    for r in runs:
+        groups.setdefault((int(r["workers"]), r["mode"]), []).append(r)
+    rows = []
+    order = [m for m, _ in ACCEPT_MODES]
+    for (w, mode), rs in groups.items():
+        ok = [r for r in rs if r.get("status") == "ok"]
+        status = "ok" if len(ok) == len(rs) else ("unsupported" if all(r.get("status") == "unsupported" for r in rs)
+                                                  else "FAIL")
+        row = {"workers": w, "mode": mode, "status": status, "runs": len(rs), "reps": len(ok),
+               "conns": int(rs[0]["conns"]), "burst": rs[0].get("burst"), "pause_us": rs[0].get("pause_us"),
+               "accept_max": rs[0].get("accept_max")}
+        for k in ("wakeups_per_conn", "waits_per_conn", "empty_waits_per_conn", "involuntary_per_conn",
+                  "cpu_us_per_conn", "accepts_min", "accepts_max", "accepts_sd", "elapsed_ms"):
+            v = [float(r[k]) for r in ok if k in r]
+            row[k] = statistics.median(v) if v else None
+        v = [float(r["wakeups_per_conn"]) for r in ok]
+        row["wakeups_lo"], row["wakeups_hi"] = (min(v), max(v)) if v else (None, None)
+        rows.append(row)
+    rows.sort(key=lambda r: (r["workers"], order.index(r["mode"]) if r["mode"] in order else len(order)))
+    return rows
+
+
+def accept_name(mode):
+    return dict(ACCEPT_MODES).get(mode, mode)
+
+
+def accept_table(rows, w):
+    out = ["| mode | wake-ups per conn | lowest-highest run | waits returned per conn | of which nothing accepted | "
+           "preempted per conn | worker CPU µs per conn | accepts per worker min / max | std dev |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        if r["workers"] != w:
+            continue
+        if r["status"] != "ok" and r["reps"] == 0:
+            out.append(f"| {accept_name(r['mode'])} | {r['status']} | | | | | | | |")
+            continue
+        fail = f" ({r['runs'] - r['reps']} of {r['runs']} runs failed)" if r["reps"] < r["runs"] else ""
+        out.append(f"| {accept_name(r['mode'])}{fail} | {r['wakeups_per_conn']:.2f} | "
+                   f"{r['wakeups_lo']:.2f}-{r['wakeups_hi']:.2f} | {r['waits_per_conn']:.2f} | "
+                   f"{r['empty_waits_per_conn']:.3f} | {r['involuntary_per_conn']:.3f} | {r['cpu_us_per_conn']:.1f} | "
+                   f"{r['accepts_min']:,.0f} / {r['accepts_max']:,.0f} | {r['accepts_sd']:,.0f} |")
+    return out
+
+
+def accept_targets(rows):
+    out = []
+    for r in rows:
+        if r["mode"] != "exclusive":
+            continue
+        if r["reps"] == 0:
+            out.append((f"W={r['workers']}: XPOLL_EXCLUSIVE at most {EXCLUSIVE_TARGET} wake-ups per connection",
+                        "not measured", r["status"]))
+            continue
+        met = r["wakeups_per_conn"] <= EXCLUSIVE_TARGET
+        every = "every run" if r["wakeups_hi"] <= EXCLUSIVE_TARGET else f"highest run {r['wakeups_hi']:.2f}"
+        plain = next((p for p in rows if p["workers"] == r["workers"] and p["mode"] == "plain" and p["reps"]), None)
+        vs = f"; level-triggered {plain['wakeups_per_conn']:.2f}" if plain else ""
+        out.append((f"W={r['workers']}: XPOLL_EXCLUSIVE at most {EXCLUSIVE_TARGET} wake-ups per connection",
+                    "met" if met else "not met", f"median {r['wakeups_per_conn']:.2f} ({every}){vs}"))
+    return out
+
+
+def thread_rows(echo):
+    order = [s for s, _ in THREAD_SERVERS]
+    rows = [r for r in echo if r["server"] in order]
+    rows.sort(key=lambda r: order.index(r["server"]))
+    return rows
+
+
+def threads_table(rows, runs):
+    base = next((r for r in rows if r["server"] == "xpoll-1t"), None)
+    cpu = cpu_ranges(runs)
+    out = ["| server | round trips/s | lowest-highest run | p50 µs | p99 µs | CPU µs per round trip | "
+           "lowest-highest run | rt/s ÷ 1 thread | CPU per rt ÷ 1 thread |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        name = dict(THREAD_SERVERS)[r["server"]]
+        if r["rt_per_s"] is None:
+            out.append(f"| {name} | FAIL | | | | | | | |")
+            continue
+        fail = f" ({r['runs'] - r['reps']} of {r['runs']} runs failed)" if r["reps"] < r["runs"] else ""
+        c = cpu.get(r["server"], [0])
+        rel = (lambda k: ratio(r[k] / base[k]) if base and base.get(k) else "-")
+        out.append(f"| {name}{fail} | {r['rt_per_s']:,.0f} | {r['rt_per_s_min']:,.0f}-{r['rt_per_s_max']:,.0f} | "
+                   f"{r['p50_us']:,.0f} | {r['p99_us']:,.0f} | {r['cpu_us_per_rt']:.2f} | "
+                   f"{min(c):.2f}-{max(c):.2f} | {rel('rt_per_s')} | {rel('cpu_us_per_rt')} |")
+    return out
+
+
+SYSCALL_COLUMNS = ["read", "write", "epoll_wait", "epoll_ctl", "futex"]
+
+
+def syscalls_table(rows):
+    """System calls per round trip of each threaded echo server, from its strace -c counts."""
+    by = {}
+    for r in rows:
+        by.setdefault(r["server"], []).append(r)
+    out = ["| server | " + " | ".join(SYSCALL_COLUMNS) + " | other | all | round trips counted |",
+           "| --- |" + " ---: |" * (len(SYSCALL_COLUMNS) + 3)]
+    for server, name in THREAD_SERVERS:
+        rs = by.get(server)
+        if not rs:
+            continue
+        rt = int(rs[0]["round_trips"])
+        calls = {r["syscall"]: int(r["calls"]) for r in rs}
+        other = sum(v for k, v in calls.items() if k not in SYSCALL_COLUMNS)
+        cells = [f"{calls.get(k, 0) / rt:.3f}" for k in SYSCALL_COLUMNS]
+        out.append(f"| {name} | " + " | ".join(cells) + f" | {other / rt:.3f} | {sum(calls.values()) / rt:.3f} | "
+                   f"{rt:,} |")
+    return out
+
+
+def plot_accept(rows, out):
+    """Bars of wake-ups per accepted connection: one group per mode, one bar per worker count, a whisker from
+    the lowest run to the highest, and the target of XPOLL_EXCLUSIVE as a dashed line."""
+    ok = [r for r in rows if r["reps"]]
+    if not ok:
+        return None
+    counts = sorted({r["workers"] for r in rows})
+    modes = [m for m, _ in ACCEPT_MODES if any(r["mode"] == m for r in rows)]
+    width = 0.8 / len(counts)
+    data, labels, tics = [], "", []
+    top = max(r["wakeups_hi"] for r in ok)
+    for i, m in enumerate(modes):
+        x0 = i * 1.2
+        tics.append(f"{gp_str(accept_name(m).replace(', ', chr(10)))} {x0}")
+        for j, w in enumerate(counts):
+            x = x0 + (j - (len(counts) - 1) / 2) * width
+            r = next((r for r in ok if r["workers"] == w and r["mode"] == m), None)
+            if not r:
+                continue
+            c = int(WORKER_COLOUR[j % len(WORKER_COLOUR)][1:], 16)
+            data.append(f"{x:.3f} {r['wakeups_per_conn']:.4f} {r['wakeups_lo']:.4f} {r['wakeups_hi']:.4f} {c}")
+            text = gp_str(f"{r['wakeups_per_conn']:.2f}")
+            labels += (f"set label {text} at first {x:.3f}, first {r['wakeups_hi'] + top * 0.012:.4f} center "
+                       f"offset 0,0.6 font 'sans,9'\n")
+    c0 = ok[0]
+    reps = max(r["reps"] for r in ok)
+    spread = f"median of {reps} runs, whisker from the lowest run to the highest" if reps > 1 else "one run"
+    title = (f"Pre-forked workers at one port: wake-ups per accepted connection\n{c0['conns']:,} loopback "
+             f"connections in bursts of {c0['burst']}; wake-ups = the workers' voluntary context switches\n{spread}")
+    keys = ", ".join(f"NaN with boxes lc rgb '{WORKER_COLOUR[j % len(WORKER_COLOUR)]}' fs solid 0.9 "
+                     f"title '{w} workers'" for j, w in enumerate(counts))
+    script = SVG_HEAD + f"""set output 'accept-herd.svg'
+set title {gp_str(title)} font 'sans,13'
+set ylabel 'wake-ups per accepted connection'
+set yrange [0:{top * 1.12:.4f}]
+set boxwidth {width * 0.95:.3f} absolute
+set xtics ({", ".join(tics)})
+set xrange [-0.7:{(len(modes) - 1) * 1.2 + 0.7:.2f}]
+set key top center Left reverse samplen 2 box opaque
+set arrow from graph 0, first {EXCLUSIVE_TARGET} to graph 1, first {EXCLUSIVE_TARGET} nohead dt 2 lc rgb '#cc0000'
+{labels}$d << EOD
+{chr(10).join(data)}
+EOD
+plot $d using 1:2:5 with boxes lc rgb variable notitle, \\
+     $d using 1:2:3:4 with yerrorbars lc rgb 'black' pt 7 ps 0.4 notitle, \\
+     {keys}, \\
+     NaN with lines dt 2 lc rgb '#cc0000' title 'target of XPOLL_EXCLUSIVE: {EXCLUSIVE_TARGET}'
+"""
+    return "accept-herd.svg" if gnuplot(script, out) else None
+
+
+def cpu_ranges(runs):
+    """The CPU per round trip of each echo server's runs, by server."""
+    cpu = {}
+    for r in runs:
+        v = num(r.get("cpu_us_per_rt"))
+        if v is not None:
+            cpu.setdefault(r["server"], []).append(v)
+    return cpu
+
+
+def plot_threads(rows, runs, out):
+    """Two panels for the threaded echo servers: round trips per second and server CPU per round trip."""
+    ok = [r for r in rows if r["rt_per_s"] is not None]
+    cpu_runs = cpu_ranges(runs)
+    if not ok:
+        return None
+    c = int(ok[0]["conns"])
+    reps = max(r["reps"] for r in ok)
+    spread = f"median of {reps} runs, whisker from the lowest run to the highest" if reps > 1 else "one run"
+    names = dict(THREAD_SERVERS)
+    tics = "set xtics (" + ", ".join(f"{gp_str(names[r['server']].replace(', ', chr(10)))} {k}"
+                                     for k, r in enumerate(rows)) + ")\n" + f"set xrange [-0.6:{len(rows) - 0.4}]\n"
+    colours = {"xpoll-1t": "#56b4e9", "xpoll-1t-oneshot": "#56b4e9", "xpoll-2t-split": "#009e73",
+               "xpoll-2t-split-oneshot": "#009e73", "xpoll-2t-shared": "#0072b2"}
+    rt, cpu, lab1, lab2 = [], [], "", ""
+    top_rt = max(r["rt_per_s_max"] for r in ok) / 1000
+    top_cpu = max(max(cpu_runs.get(r["server"], [r["cpu_us_per_rt"]])) for r in ok)
+    for k, r in enumerate(rows):
+        if r["rt_per_s"] is None:
+            continue
+        col = int(colours.get(r["server"], "#777777")[1:], 16)
+        rt.append(f"{k} {r['rt_per_s'] / 1000:.4f} {r['rt_per_s_min'] / 1000:.4f} {r['rt_per_s_max'] / 1000:.4f} {col}")
+        lo, hi = min(cpu_runs.get(r["server"], [0])), max(cpu_runs.get(r["server"], [0]))
+        cpu.append(f"{k} {r['cpu_us_per_rt']:.4f} {lo:.4f} {hi:.4f} {col}")
+        text_rt, text_cpu = gp_str(f"{r['rt_per_s'] / 1000:.1f}"), gp_str(f"{r['cpu_us_per_rt']:.2f}")
+        lab1 += (f"set label {text_rt} at first {k}, first {r['rt_per_s_max'] / 1000 + top_rt * 0.012:.4f} "
+                 f"center offset 0,0.6 font 'sans,9'\n")
+        lab2 += (f"set label {text_cpu} at first {k}, first {hi + top_cpu * 0.012:.4f} "
+                 f"center offset 0,0.6 font 'sans,9'\n")
+    script = SVG_HEAD.replace("size 1000,480", "size 1000,760") + f"""set output 'echo-threads.svg'
+set multiplot layout 2,1 title {gp_str(f"Echo on xpoll (epoll), {c:,} connections: threads and pollers" + chr(10) + spread)} font 'sans,13'
+set title 'round trips per second' font 'sans,11'
+set ylabel 'thousand round trips per second'
+set yrange [0:{top_rt * 1.15:.4f}]
+{tics}{lab1}$d << EOD
+{chr(10).join(rt)}
+EOD
+plot $d using 1:2:5 with boxes lc rgb variable notitle, $d using 1:2:3:4 with yerrorbars lc rgb 'black' pt 7 ps 0.4 notitle
+unset label
+set title 'server CPU (user + system) per round trip' font 'sans,11'
+set ylabel 'CPU µs per round trip'
+set yrange [0:{top_cpu * 1.15:.4f}]
+{lab2}$c << EOD
+{chr(10).join(cpu)}
+EOD
+plot $c using 1:2:5 with boxes lc rgb variable notitle, $c using 1:2:3:4 with yerrorbars lc rgb 'black' pt 7 ps 0.4 notitle
+unset multiplot
+"""
+    return "echo-threads.svg" if gnuplot(script, out) else None
+
+
+def build_accept_report(accept, threads, thread_runs, syscalls, out, data):
+    """The accept benchmark's results part: the herd per worker count, the target, the threaded echo."""
+    md = ["## Results: accept and threads", ""]
+    meta = os.path.join(data, "accept-meta.txt")
+    if os.path.exists(meta):
+        with open(meta) as f:
+            md += ["Measured on the machine described above, with:", ""] + [f"- {l.strip()}" for l in f if l.strip()]
+            md.append("")
+    if accept:
+        a0 = next((r for r in accept if r["reps"]), accept[0])
+        reps = max(r["reps"] for r in accept)
+        md += ["### Pre-forked workers at one port", "",
+               f"{a0['conns']:,} connections per run in bursts of {a0['burst']} ({a0['pause_us']} µs pause between "
+               f"bursts), {a0['accept_max']} accept per report of the listening socket; every figure is the median "
+               f"of {plural(reps, 'run')}, the runs of all modes and worker counts interleaved. Wake-ups are the "
+               "workers' voluntary context switches; waits returned count the waits that reported something; "
+               "preempted counts the involuntary context switches.", ""]
+        for w in sorted({r["workers"] for r in accept}):
+            md += [f"{w} workers:", ""] + accept_table(accept, w) + [""]
+        svg = plot_accept(accept, out)
+        if svg:
+            md += [f"![Pre-forked workers: wake-ups per accepted connection]({svg})", ""]
+        t = accept_targets(accept)
+        if t:
+            md += ["The target, on these figures:", "", "| target | verdict | detail |", "| --- | --- | --- |"]
+            md += [f"| {a} | {b} | {c} |" for a, b, c in t]
+            md.append("")
+    if threads:
+        reps = max(r["reps"] for r in threads)
+        md += ["### Threads on one poller", "",
+               f"Echo, {int(threads[0]['conns']):,} connections; every figure is the median of "
+               f"{plural(reps, 'run')} of each server, the servers of one run one after the other.", ""]
+        if syscalls:
+            r0 = syscalls[0]
+            md += [f"System calls per round trip, counted by `strace -c -f` attached to the server for the timed "
+                   f"phase of one more run ({int(r0['conns']):,} connections, {r0['msgs']} messages each). The reads, "
+                   "writes and registration changes are fixed by each server's design; the waits and the futex "
+                   "calls depend on how many events each wait finds, so they move a little from run to run, "
+                   "far less than the times:", ""]
+            md += syscalls_table(syscalls) + ["", "Round trips per second and CPU:", ""]
+        md += threads_table(threads, thread_runs) + [""]
+        svg = plot_threads(threads, thread_runs, out)
+        if svg:
+            md += [f"![Echo on xpoll with threads: round trips per second and CPU per round trip]({svg})", ""]
+    return md
+
+
 def build_report(rows, echo, out, build, data):
     md = ["## Results", "", "Measured on:", ""]
     where = machine(build, data)
@@ -536,7 +828,17 @@ def build_report(rows, echo, out, build, data):
     return md
 
 
-def publish(md, out, data, page):
+def replace_part(text, begin, end, md, page):
+    if begin not in text or end not in text:
+        sys.exit(f"{page}: markers {begin} / {end} not found")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + "\n" + "\n".join(md).rstrip() + "\n" + end + tail
+
+
+def publish(md, accept_md, out, data, page):
+    """Copies the plots and the raw results beside the page and rewrites the page's results part (md) and
+    its accept results part (accept_md); a part whose runs are absent (None) is left as it is."""
     root = os.path.dirname(os.path.abspath(page))
     images = os.path.join(root, "images")
     os.makedirs(images, exist_ok=True)
@@ -546,18 +848,21 @@ def publish(md, out, data, page):
     # The raw results beside the code that draws them, so that the plots can be drawn again without a run.
     stored = os.path.join(os.path.dirname(root), "bench", "results")
     os.makedirs(stored, exist_ok=True)
-    for name, src in (("ring-runs.txt", data), ("echo.tsv", data), ("machine.txt", out)):
+    for name, src in (("ring-runs.txt", data), ("echo.tsv", data), ("machine.txt", out), ("accept-runs.txt", data),
+                      ("echo-threads.tsv", data), ("echo-threads-syscalls.tsv", data), ("accept-meta.txt", data)):
         path = os.path.join(src, name)
+        if name == "machine.txt" and md is None:
+            continue  # the machine of the stored ring and echo runs stays theirs
         if os.path.exists(path) and os.path.abspath(path) != os.path.abspath(os.path.join(stored, name)):
             shutil.copy(path, os.path.join(stored, name))
     with open(page) as f:
         text = f.read()
-    if BEGIN not in text or END not in text:
-        sys.exit(f"{page}: markers {BEGIN} / {END} not found")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    if md is not None:
+        text = replace_part(text, BEGIN, END, md, page)
+    if accept_md is not None:
+        text = replace_part(text, ACCEPT_BEGIN, ACCEPT_END, accept_md, page)
     with open(page, "w") as f:
-        f.write(head + BEGIN + "\n" + "\n".join(md).rstrip() + "\n" + END + tail)
+        f.write(text)
     print(f"published into {page}, {images}/ and {stored}/")
 
 
@@ -579,12 +884,29 @@ def main():
         for r in rows:
             f.write("\t".join("NA" if r[k] is None else (f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]))
                               for k in keys) + "\n")
-    md = build_report(rows, echo, a.out, a.build, data)
+    md = build_report(rows, echo, a.out, a.build, data) if rows or echo else None
+    accept = summarise_accept(read_ring(os.path.join(data, "accept-runs.txt")))
+    thread_runs = read_echo(os.path.join(data, "echo-threads.tsv"))
+    threads = thread_rows(summarise_echo(thread_runs))
+    syscalls = read_echo(os.path.join(data, "echo-threads-syscalls.tsv"))
+    accept_md = build_accept_report(accept, threads, thread_runs, syscalls, a.out, data) if accept or threads else None
+    if accept:
+        with open(os.path.join(a.out, "accept-summary.tsv"), "w") as f:
+            keys = ["workers", "mode", "status", "reps", "conns", "wakeups_per_conn", "wakeups_lo", "wakeups_hi",
+                    "waits_per_conn", "empty_waits_per_conn", "involuntary_per_conn", "cpu_us_per_conn",
+                    "accepts_min", "accepts_max", "accepts_sd", "elapsed_ms"]
+            f.write("\t".join(keys) + "\n")
+            for r in accept:
+                f.write("\t".join("NA" if r[k] is None else (f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]))
+                                  for k in keys) + "\n")
+    text = [l for part in (md, accept_md) if part for l in part]
+    if not text:
+        text = ["No runs found in " + data + "."]
     with open(os.path.join(a.out, "results.md"), "w") as f:
-        f.write("# Benchmark results\n\n" + "\n".join(md) + "\n")
-    print("\n".join(md))
+        f.write("# Benchmark results\n\n" + "\n".join(text) + "\n")
+    print("\n".join(text))
     if a.publish:
-        publish(md, a.out, data, a.publish)
+        publish(md, accept_md, a.out, data, a.publish)
 
 
 if __name__ == "__main__":

@@ -20,24 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from support import SKIP, Child, Failure, main, wrapper  # noqa: E402
-
-REPORT = re.compile(r"^(connections|exit): current (\d+), peak (\d+), accepted (\d+), refused (\d+), short writes (\d+)$")
-
-
-def report(server, what="connections", timeout=20):
-    m = server.expect(lambda l: REPORT.match(l) if l.startswith(what) else None, timeout, f"a '{what}:' report")
-    return dict(zip(("current", "peak", "accepted", "refused", "short"), map(int, m.groups()[1:])))
-
-
-def wait_report(server, want_current, timeout):
-    """Asks for reports (SIGUSR1) until current == want_current."""
-    deadline = time.monotonic() + timeout
-    while True:
-        server.signal(signal.SIGUSR1)
-        r = report(server)
-        if r["current"] == want_current or time.monotonic() > deadline:
-            return r
-        time.sleep(0.2)
+from support import echo_report as report, wait_echo_report as wait_report  # noqa: E402
 
 
 def run():

@@ -1,15 +1,25 @@
 #!/usr/bin/env python3
 """Drives examples/preforker.c on loopback.
 
-  preforker_test.py PREFORKER BACKEND
+  preforker_test.py PREFORKER BACKEND [MODE]
+
+MODE is one of exclusive, lock, reuseport, plain (the preforker's -m); without
+it the preforker chooses, and it must choose exclusive on epoll and lock on
+the other backends. A mode the preforker says is not available here (exit 3
+before it listens) is a visible skip (77), except exclusive on epoll and
+reuseport on Linux, which must be available.
 
 Three workers with a budget of 40 requests each. Checks every reply of many
 parallel clients, then of clients one after another (so that the budget makes
-workers retire and be replaced: more than one worker must answer), kills a
-worker with SIGKILL and checks that it is replaced and that service goes on,
-and stops the parent with SIGINT: it must exit 0 within a bounded time and
-leave no worker behind. XPOLL_EXAMPLE_WRAPPER prefixes the command.
+workers retire and be replaced: more than one worker must answer), reports how
+connections held at once are spread over the workers, kills a worker with
+SIGKILL and checks that it is replaced and that service goes on, and stops the
+parent with SIGINT: it must exit 0 within a bounded time and leave no worker
+behind, and every worker but the killed one must have said what it accepted
+(its empty accepts, the herd seen from user space, are reported).
+XPOLL_EXAMPLE_WRAPPER prefixes the command.
 """
+import collections
 import os
 import re
 import signal
@@ -19,12 +29,16 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from support import Child, Failure, main, wrapper  # noqa: E402
+from support import SKIP, Child, Failure, main, wrapper  # noqa: E402
 
 WORKERS, BUDGET = 3, 40
+MODES = ("exclusive", "lock", "reuseport", "plain")
+UNAVAILABLE = 3  # the preforker's exit status for a mode it cannot use here
 EVENT = re.compile(r"^worker (\d+) (started|exited|stopped|killed)")
+DONE = re.compile(r"^worker (\d+) done: (\d+) accepted, (\d+) empty accepts$")
 REPLY = re.compile(r"^worker (\d+): (.*)$")
 NL = b"\n"
+CONNECTIONS = 30 + 30 + 3 * WORKERS + 10  # every connection the test makes
 
 
 class Pool:
@@ -34,8 +48,13 @@ class Pool:
         self.parent = parent
         self.started = []  # in order
         self.gone = {}  # pid -> the parent's line
+        self.done = {}  # pid -> (accepted, empty accepts), as the worker said at its end
 
     def take(self, line):
+        d = DONE.match(line)
+        if d:
+            self.done[int(d.group(1))] = (int(d.group(2)), int(d.group(3)))
+            return None
         m = EVENT.match(line)
         if m:
             pid = int(m.group(1))
@@ -112,12 +131,63 @@ def proc_is(pid, binary):
         return False
 
 
+def hold(port, count):
+    """Opens `count` connections, one line on each, and holds them all until every
+    one has its reply; the pid that answered each."""
+    socks, pids = [], []
+    try:
+        for i in range(count):
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=30))
+        for i, s in enumerate(socks):
+            s.sendall(f"held {i}\n".encode())
+        for i, s in enumerate(socks):
+            data = b""
+            while not data.endswith(NL):
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise Failure(f"held connection {i}: closed before its reply")
+                data += chunk
+            m = REPLY.match(data.decode().rstrip("\n"))
+            if not m or m.group(2) != f"held {i}":
+                raise Failure(f"held connection {i}: reply {data!r}")
+            pids.append(int(m.group(1)))
+    finally:
+        for s in socks:
+            s.close()
+    return pids
+
+
+def expected_mode(backend, mode):
+    if mode:
+        return mode
+    return "exclusive" if backend == "epoll" else "lock"
+
+
 def run():
     binary, backend = sys.argv[1:3]
-    parent = Child("preforker", wrapper() + [binary, "-w", str(WORKERS), "-n", str(BUDGET), "-b", backend, "-p", "0"])
+    mode = sys.argv[3] if len(sys.argv) > 3 else None
+    if mode is not None and mode not in MODES:
+        raise Failure(f"unknown mode {mode!r}")
+    argv = [binary, "-w", str(WORKERS), "-n", str(BUDGET), "-b", backend, "-p", "0"] + (["-m", mode] if mode else [])
+    parent = Child("preforker", wrapper() + argv)
     pool = Pool(parent)
     try:
-        port = int(parent.expect(lambda l: re.match(r"^port (\d+)$", l), 60, "the port").group(1))
+        try:
+            port = int(parent.expect(lambda l: re.match(r"^port (\d+)$", l), 60, "the port").group(1))
+        except Failure:
+            status = parent.wait(10)  # the output ended: so does the process
+            if status != UNAVAILABLE or not mode:
+                raise
+            must = (mode == "exclusive" and backend == "epoll") or (mode == "reuseport" and sys.platform == "linux")
+            if must:
+                raise Failure(f"the preforker says -m {mode} is not available with {backend} here") from None
+            print(f"SKIP: -m {mode} is not available with {backend} here (exit {status}, nothing listened)",
+                  flush=True)
+            return SKIP
+        want = expected_mode(backend, mode)
+        got = parent.expect(lambda l: re.match(r"^mode (\w+)$", l), 10, "the mode").group(1)
+        if got != want:
+            raise Failure(f"the preforker runs in mode {got}, expected {want}")
         pool.until(lambda: len(pool.started) >= WORKERS, 30, f"{WORKERS} workers started")
 
         def check_pids(results, what):
@@ -144,19 +214,31 @@ def run():
         print(f"30 sequential clients x 10 lines: {len(seq_pids)} workers answered, "
               f"{len(pool.gone)} retired so far, {time.monotonic() - t0:.2f} s", flush=True)
 
-        # Kill one worker: it must be replaced, and service go on. Once the
-        # parent is quiet with a full pool, no worker is retiring (a retired
-        # worker without clients exits at once), so the victim cannot exit
-        # on its own first.
-        # Replacements may be held back by the restart bound: wait for both.
-        deadline = time.monotonic() + 20
-        while True:
-            pool.until(lambda: len(pool.alive()) >= WORKERS, 10, f"{WORKERS} workers alive")
-            parent.quiet(0.5, 10, pool.take)
-            if len(pool.alive()) >= WORKERS:
-                break
-            if time.monotonic() > deadline:
-                raise Failure(f"the pool never settled with {WORKERS} workers")
+        def settle():
+            """Until the parent is quiet with a full pool. Then no worker is
+            retiring (a retired worker without clients exits at once).
+            Replacements may be held back by the restart bound: wait for both."""
+            deadline = time.monotonic() + 20
+            while True:
+                pool.until(lambda: len(pool.alive()) >= WORKERS, 10, f"{WORKERS} workers alive")
+                parent.quiet(0.5, 10, pool.take)
+                if len(pool.alive()) >= WORKERS:
+                    return
+                if time.monotonic() > deadline:
+                    raise Failure(f"the pool never settled with {WORKERS} workers")
+
+        # Connections held at once, with every worker listening: how the mode
+        # spreads them is reported, not required (exclusive wake-up, for one,
+        # tends to wake the same idle worker each time).
+        settle()
+        held = hold(port, 3 * WORKERS)
+        spread = sorted(collections.Counter(held).values(), reverse=True)
+        check_pids([(None, p, 1) for p in held], "held at once")
+        print(f"{len(held)} connections held at once: answered by {len(spread)} worker(s), {spread}", flush=True)
+
+        # Kill one worker: it must be replaced, and service go on. In a
+        # settled pool the victim cannot exit on its own first.
+        settle()
         victim = pool.alive()[-1]
         count = len(pool.started)
         os.kill(victim, signal.SIGKILL)
@@ -180,7 +262,16 @@ def run():
         unreported = [p for p in pool.started if p not in pool.gone]
         if unreported:
             raise Failure(f"the parent did not report the end of workers {unreported}")
-        print(f"PASS: {backend}: {len(pool.started)} workers in all, parent stopped in "
+        silent = [p for p in pool.started if p != victim and p not in pool.done]
+        if silent:
+            raise Failure(f"workers {silent} ended without saying what they accepted")
+        accepted = sum(a for a, _ in pool.done.values())
+        empty = sum(e for _, e in pool.done.values())
+        if accepted > CONNECTIONS:
+            raise Failure(f"the workers say they accepted {accepted} connections, {CONNECTIONS} were made")
+        print(f"mode {want}: the workers that said accepted {accepted} of {CONNECTIONS} connections, "
+              f"{empty} empty accept(s): woken for a connection another worker took", flush=True)
+        print(f"PASS: {backend}, mode {want}: {len(pool.started)} workers in all, parent stopped in "
               f"{time.monotonic() - t0:.2f} s with status 0, no worker left", flush=True)
         return 0
     finally:

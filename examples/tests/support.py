@@ -1,6 +1,7 @@
 """Helpers for the example tests: a child process whose output is read line by
 line with a time limit, and that is always stopped by its own pid."""
 import os
+import re
 import queue
 import shlex
 import signal
@@ -100,6 +101,27 @@ class Child:
         if not self.reader.is_alive():
             self.proc.stdout.close()
 
+
+
+# The echo servers' reports (echo_server, threaded_echo): "connections: ..." on SIGUSR1, "exit: ..." at the end.
+ECHO_REPORT = re.compile(
+    r"^(connections|exit): current (\d+), peak (\d+), accepted (\d+), refused (\d+), short writes (\d+)$")
+
+
+def echo_report(server, what="connections", timeout=20):
+    m = server.expect(lambda l: ECHO_REPORT.match(l) if l.startswith(what) else None, timeout, f"a '{what}:' report")
+    return dict(zip(("current", "peak", "accepted", "refused", "short"), map(int, m.groups()[1:])))
+
+
+def wait_echo_report(server, want_current, timeout):
+    """Asks for reports (SIGUSR1) until current == want_current, or the time is up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        server.signal(signal.SIGUSR1)
+        r = echo_report(server)
+        if r["current"] == want_current or time.monotonic() > deadline:
+            return r
+        time.sleep(0.2)
 
 def main(run):
     """Runs run(); prints the failure and returns 1, or 77 for a skip."""
