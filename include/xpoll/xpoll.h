@@ -178,6 +178,17 @@ typedef struct xpoll_poller xpoll_t;
 #define XPOLL_CAP_HANGUP 0x40u
 /** @brief ::XPOLL_EXCLUSIVE works (epoll). @since 1.1 */
 #define XPOLL_CAP_EXCLUSIVE 0x80u
+/**
+ * @brief xpoll_wait_ns() honours time-outs finer than a millisecond.
+ *
+ * epoll (epoll_pwait2, or on kernels before 5.11 ppoll() on the epoll
+ * descriptor: nanoseconds), kqueue (its timespec), poll where ppoll() exists
+ * (Linux, the BSDs; not macOS), select (microseconds). Without it (iocp and
+ * the Windows poll and select) a time-out is rounded up to whole
+ * milliseconds. Either way the kernel's timer slack comes on top (50 µs by
+ * default on Linux). @since 1.1
+ */
+#define XPOLL_CAP_NS_TIMEOUT 0x100u
 /** @} */
 
 /**
@@ -412,6 +423,30 @@ XPOLL_API int xpoll_remove(xpoll_t *p, xpoll_fd_t fd);
  * ::XPOLL_SHARED.
  */
 XPOLL_API int xpoll_wait(xpoll_t *p, xpoll_event_t *events, int max, int timeout_ms);
+
+/**
+ * @brief Waits for events, with a time-out in nanoseconds.
+ *
+ * As xpoll_wait() in every other respect. The wait never returns before
+ * @p timeout_ns has passed (unless with events, for a wake or a signal), and
+ * returns as soon after it as the backend and the kernel allow: a backend
+ * with ::XPOLL_CAP_NS_TIMEOUT asks the kernel for the time as given (to the
+ * nanosecond or microsecond), one without it rounds up to whole
+ * milliseconds. xpoll_wait(p, ev, max, ms) is xpoll_wait_ns(p, ev, max,
+ * ms * 1000000).
+ *
+ * @param p           The poller.
+ * @param events      Receives up to @p max events.
+ * @param max         Capacity of @p events: 1 to ::XPOLL_WAIT_MAX.
+ * @param timeout_ns  -1 waits until an event or a wake, 0 does not block,
+ *                    otherwise nanoseconds (a time-out above 31 years is
+ *                    waited as 31 years).
+ * @return As xpoll_wait(); ::XPOLL_EINVAL also for @p timeout_ns below -1.
+ *
+ * Thread safety: as xpoll_wait().
+ * @since 1.1
+ */
+XPOLL_API int xpoll_wait_ns(xpoll_t *p, xpoll_event_t *events, int max, int64_t timeout_ns);
 
 /**
  * @brief Makes the current wait return, or the next one if none is in progress.

@@ -8,7 +8,9 @@
 #ifndef XPOLL_SRC_BACKEND_HPP
 #define XPOLL_SRC_BACKEND_HPP
 
+#include <climits>
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <vector>
 
@@ -78,6 +80,22 @@ enum ApplyHow : unsigned { kChange = 0, kVerify = 1u << 0, kRenew = 1u << 1 };
 
 class Poller;
 struct Waiter;
+
+// A wait's time-out in nanoseconds (-1: for ever), as each system call takes
+// it: rounded up, so that a wait never ends before its time.
+constexpr int64_t kNsPerMs = 1000000;
+inline int ceil_ms(int64_t timeout_ns) noexcept {
+  if (timeout_ns < 0) return -1;
+  int64_t ms = timeout_ns / kNsPerMs + (timeout_ns % kNsPerMs != 0);
+  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+inline bool whole_ms(int64_t timeout_ns) noexcept { return timeout_ns <= 0 || timeout_ns % kNsPerMs == 0; }
+inline struct timespec to_timespec(int64_t timeout_ns) noexcept {
+  struct timespec ts;
+  ts.tv_sec = static_cast<decltype(ts.tv_sec)>(timeout_ns / 1000000000);
+  ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
+  return ts;
+}
 
 // One waiter's part of a wait: the buffer the kernel fills between wait()
 // and collect(), and anything else a wait keeps for the next one. A backend
@@ -169,10 +187,11 @@ class Backend {
   // array of `max`. `slot` is the waiter's (nullptr without
   // kCapWaitSlots).
   virtual int prepare(WaitSlot* /*slot*/, int /*max*/) noexcept { return 0; }
-  // Blocks up to timeout_ms (-1: forever) without the core's lock, taking at
+  // Blocks up to timeout_ns (-1: forever) without the core's lock, taking at
   // most `max` events (what the caller's array and the registrations allow).
+  // A backend without XPOLL_CAP_NS_TIMEOUT rounds it up to what it has.
   // Returns 0 or an XPOLL_E* code (XPOLL_EINTR for a signal).
-  virtual int wait(WaitSlot* slot, int max, int timeout_ms) noexcept = 0;
+  virtual int wait(WaitSlot* slot, int max, int64_t timeout_ns) noexcept = 0;
   // Called with the core's lock held after wait(): reports what was found.
   virtual void collect(WaitSlot* slot, EventSink& sink) noexcept = 0;
 

@@ -19,13 +19,15 @@ constexpr int kMaxStaleRounds = 100;
 // The least a wait asks its backend room for (see wait()).
 constexpr size_t kMinFetch = 64;
 
-int remaining_ms(Clock::time_point deadline) noexcept {
-  auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
-  if (left <= 0) return 0;
-  // Round up so that a wait never ends before its deadline.
-  auto ms = (left + 999) / 1000;
-  return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
+// The time left before a deadline, in nanoseconds (0 once it has passed).
+int64_t remaining_ns(Clock::time_point deadline) noexcept {
+  auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now()).count();
+  return left > 0 ? static_cast<int64_t>(left) : 0;
 }
+
+// A time-out this long or longer is waited as this long (31 years), so that
+// the deadline stays within the clock's range.
+constexpr int64_t kLongestTimeout = int64_t{1000000000} * 3600 * 24 * 365 * 31;
 
 }  // namespace
 
@@ -300,10 +302,10 @@ EventSink::Result Poller::on_event(EventSink& sink, xpoll_fd_t fd, uint32_t even
 // events of a registration it may still hold though no entry names it, or a
 // wait with such a registration ended early with nothing at all (an
 // emulation whose own set holds it).
-bool Poller::should_rebuild(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept {
+bool Poller::should_rebuild(const EventSink& sink, int64_t timeout_ns, Clock::time_point deadline) const noexcept {
   if (!lingering_.any()) return false;
   if (sink.linger_ > 0) return true;
-  bool ended_early = timeout_ms < 0 || (timeout_ms > 0 && remaining_ms(deadline) > 0);
+  bool ended_early = timeout_ns < 0 || (timeout_ns > 0 && remaining_ns(deadline) > 0);
   return sink.count_ == 0 && sink.stale_ == 0 && !sink.woken_ && ended_early;
 }
 
@@ -312,10 +314,10 @@ bool Poller::should_rebuild(const EventSink& sink, int timeout_ms, Clock::time_p
 // stale. A round that found closed descriptors goes again, also without a
 // time-out: the backend may not have looked at the others (select fails as
 // a whole when one descriptor is closed).
-bool Poller::should_return(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept {
+bool Poller::should_return(const EventSink& sink, int64_t timeout_ns, Clock::time_point deadline) const noexcept {
   if (sink.count_ > 0 || woken_by_user(sink.waiter_)) return true;
-  if (timeout_ms == 0) return sink.dead_ == 0;
-  return timeout_ms > 0 && remaining_ms(deadline) == 0;
+  if (timeout_ns == 0) return sink.dead_ == 0;
+  return timeout_ns > 0 && remaining_ns(deadline) == 0;
 }
 
 // Whether a waiter may enter the kernel now: into a backend without
@@ -331,10 +333,10 @@ bool Poller::may_enter_kernel() const noexcept {
 // queues behind those already waiting. False when the wait is to return
 // instead: a wake came, or its time is up (a wait that does not block does
 // not wait for its turn either).
-bool Poller::await_turn(std::unique_lock<std::mutex>& lock, Waiter& w, int timeout_ms,
+bool Poller::await_turn(std::unique_lock<std::mutex>& lock, Waiter& w, int64_t timeout_ns,
                         Clock::time_point deadline) {
   if (!gate_head_ && may_enter_kernel()) return true;
-  if (timeout_ms == 0 || woken_by_user(w)) return false;
+  if (timeout_ns == 0 || woken_by_user(w)) return false;
   w.gate_next = nullptr;
   if (gate_tail_)
     gate_tail_->gate_next = &w;
@@ -347,7 +349,7 @@ bool Poller::await_turn(std::unique_lock<std::mutex>& lock, Waiter& w, int timeo
       turn = false;
       break;
     }
-    if (timeout_ms < 0) {
+    if (timeout_ns < 0) {
       gate_.wait(lock);
     } else if (gate_.wait_until(lock, deadline) == std::cv_status::timeout &&
                !(gate_head_ == &w && may_enter_kernel())) {
@@ -441,7 +443,8 @@ void Poller::swap_for_carry(WaitSlot*& slot) noexcept {
 // waiter is on the list of waiters from start to end; between prepare() and
 // collect() it is "in the kernel", and the lock is released only there and
 // while it waits for its turn (await_turn()).
-int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
+int Poller::wait(xpoll_event_t* out, int max, int64_t timeout_ns) {
+  timeout_ns = std::min(timeout_ns, kLongestTimeout);
   std::unique_lock<std::mutex> lock(mu_);
   if (waiting_ > 0 && !shared_) return XPOLL_EBUSY;
   WaitSlot* slot = nullptr;
@@ -452,7 +455,7 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   if (waiters_) waiters_->prev = &w;
   waiters_ = &w;
   ++waiting_;
-  int result = wait_rounds(w, slot, out, max, timeout_ms, lock);
+  int result = wait_rounds(w, slot, out, max, timeout_ns, lock);
   // The wake was delivered, unless the wait failed (a signal's EINTR): the
   // next wait returns for it then.
   uint32_t seen = wake_epoch_.load();
@@ -465,13 +468,13 @@ int Poller::wait(xpoll_event_t* out, int max, int timeout_ms) {
   return result;
 }
 
-int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int timeout_ms,
+int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int64_t timeout_ns,
                         std::unique_lock<std::mutex>& lock) noexcept {
   // The clock is read only for a finite, non-zero time-out.
-  const auto deadline = timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms) : Clock::time_point();
+  const auto deadline = timeout_ns > 0 ? Clock::now() + std::chrono::nanoseconds(timeout_ns) : Clock::time_point();
   int result = 0;
   for (int stale_rounds = 0; stale_rounds <= kMaxStaleRounds;) {
-    if (!await_turn(lock, w, timeout_ms, deadline)) {
+    if (!await_turn(lock, w, timeout_ns, deadline)) {
       result = 0;
       break;
     }
@@ -493,10 +496,10 @@ int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max,
     if (slot) swap_for_carry(slot);
     // A finite time-out is what is left of it: also in the first round, which
     // may come after a wait at the gate.
-    int wait_ms = timeout_ms <= 0 ? timeout_ms : remaining_ms(deadline);
+    int64_t wait_ns = timeout_ns <= 0 ? timeout_ns : remaining_ns(deadline);
     // A wake made since this wait started returns it: whoever drained the
     // channel may have passed it by, so it must not block.
-    if (woken_by_user(w)) wait_ms = 0;
+    if (woken_by_user(w)) wait_ns = 0;
     // No more can be ready than there are registrations (and the wake): the
     // backend sizes its buffers for that, not for a large array's capacity;
     // at least for a few dozen, so that completions of cancelled requests
@@ -512,7 +515,7 @@ int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max,
     w.in_kernel = true;
     ++in_kernel_;
     lock.unlock();
-    rc = backend_->wait(slot, fetch, wait_ms);
+    rc = backend_->wait(slot, fetch, wait_ns);
     lock.lock();
     // Collected also after a failed wait (which found nothing): a backend
     // may report events it carried, and prepare() is always matched.
@@ -521,14 +524,14 @@ int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max,
     sink.max_ = max;
     backend_->collect(slot, sink);
     // A failed wait (a signal's EINTR) did not end early for want of events.
-    if (rc == 0 && should_rebuild(sink, timeout_ms, deadline)) rebuild_ = true;
+    if (rc == 0 && should_rebuild(sink, timeout_ns, deadline)) rebuild_ = true;
     leave_kernel(w);
     result = sink.count_;
     if (rc != 0) {
       if (result == 0) result = rc;
       break;
     }
-    if (should_return(sink, timeout_ms, deadline)) break;
+    if (should_return(sink, timeout_ns, deadline)) break;
     stale_rounds = sink.woken_ ? 0 : stale_rounds + 1;
   }
   return result;

@@ -79,7 +79,7 @@ class Poller {
   int add(xpoll_fd_t fd, uint32_t events, uint64_t data);
   int modify(xpoll_fd_t fd, uint32_t events, uint64_t data);
   int remove(xpoll_fd_t fd);
-  int wait(xpoll_event_t* out, int max, int timeout_ms);
+  int wait(xpoll_event_t* out, int max, int64_t timeout_ns);
   int wake() noexcept;
 
   const char* name() const noexcept { return info_.name; }
@@ -103,18 +103,18 @@ class Poller {
   void refused(xpoll_fd_t fd, Reg& r) noexcept;
   int reset_backend() noexcept;
   void signal_internal() noexcept;
-  bool should_rebuild(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept;
-  bool should_return(const EventSink& sink, int timeout_ms, Clock::time_point deadline) const noexcept;
+  bool should_rebuild(const EventSink& sink, int64_t timeout_ns, Clock::time_point deadline) const noexcept;
+  bool should_return(const EventSink& sink, int64_t timeout_ns, Clock::time_point deadline) const noexcept;
   bool woken_by_user(const Waiter& w) const noexcept { return wake_epoch_.load() != w.epoch; }
   bool may_enter_kernel() const noexcept;
-  bool await_turn(std::unique_lock<std::mutex>& lock, Waiter& w, int timeout_ms, Clock::time_point deadline);
+  bool await_turn(std::unique_lock<std::mutex>& lock, Waiter& w, int64_t timeout_ns, Clock::time_point deadline);
   void leave_gate(Waiter& w) noexcept;
   void leave_kernel(Waiter& w) noexcept;
   size_t least_fetch() const noexcept;
   WaitSlot* take_slot();
   void give_back(WaitSlot* slot) noexcept;
   void swap_for_carry(WaitSlot*& slot) noexcept;
-  int wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int timeout_ms,
+  int wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int64_t timeout_ns,
                   std::unique_lock<std::mutex>& lock) noexcept;
 
   EventSink::Result on_event(EventSink& sink, xpoll_fd_t fd, uint32_t events, uint64_t generation) noexcept;

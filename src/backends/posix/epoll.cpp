@@ -16,6 +16,11 @@
 // EPOLL_CTL_MOD of such a registration, and a MOD that would add the bit:
 // every change that involves it is made as EPOLL_CTL_DEL and EPOLL_CTL_ADD.
 //
+// A time-out with a part below a millisecond is waited with epoll_pwait2
+// (Linux 5.11), which takes a timespec; on an older kernel ppoll() waits on
+// the epoll descriptor itself that long, and epoll_wait() then takes what is
+// ready without blocking. Whole milliseconds (and for ever) are epoll_wait.
+//
 // Known limits: epoll refuses regular files (EPERM). It keys a registration
 // on the open file, not on the number: closing a descriptor whose file is
 // still open elsewhere (a dup, a forked child) leaves the registration in the
@@ -24,8 +29,13 @@
 // number added again) the core sees them as stale and calls reset() to
 // rebuild the set.
 #include <errno.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <memory>
 #include <vector>
@@ -69,6 +79,28 @@ int ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
   ev.events = events;
   ev.data.u64 = data;
   return epoll_ctl(epfd, op, fd, &ev) == 0 ? 0 : from_errno(errno);
+}
+
+// epoll_pwait2 without a signal mask: glibc's (2.35), or the system call
+// where the C library lacks it and its timespec is the kernel's (64 bits).
+// XPOLL_EPOLL_NO_PWAIT2 (a test option) takes the path of older kernels.
+int pwait2(int epfd, epoll_event* ev, int max, const struct timespec* ts) {
+#if defined(XPOLL_EPOLL_NO_PWAIT2)
+  (void)epfd, (void)ev, (void)max, (void)ts;
+  errno = ENOSYS;
+  return -1;
+#elif defined(XPOLL_HAVE_EPOLL_PWAIT2)
+  return epoll_pwait2(epfd, ev, max, ts, nullptr);
+#elif defined(SYS_epoll_pwait2)
+  if (sizeof(ts->tv_sec) == 8 && sizeof(ts->tv_nsec) == 8)
+    return static_cast<int>(syscall(SYS_epoll_pwait2, epfd, ev, max, ts, nullptr, 0));
+  errno = ENOSYS;
+  return -1;
+#else
+  (void)epfd, (void)ev, (void)max, (void)ts;
+  errno = ENOSYS;
+  return -1;
+#endif
 }
 
 int open_epoll(int& epfd, const WakeChannel& wake) {
@@ -149,6 +181,19 @@ class EpollBackend final : public Backend {
 
   WaitSlot* make_slot() override { return slots_.make(); }
 
+  // A wait of timeout_ns, not whole milliseconds (see the header comment).
+  int wait_fine(epoll_event* events, int max, int64_t timeout_ns) noexcept {
+    struct timespec ts = to_timespec(timeout_ns);
+    if (!no_pwait2_.load(std::memory_order_relaxed)) {
+      int n = pwait2(epfd_, events, max, &ts);
+      if (n >= 0 || errno != ENOSYS) return n;
+      no_pwait2_.store(true, std::memory_order_relaxed);
+    }
+    struct pollfd pfd = {epfd_, POLLIN, 0};
+    int ready = ppoll(&pfd, 1, &ts, nullptr);
+    return ready <= 0 ? ready : epoll_wait(epfd_, events, max, 0);
+  }
+
   int prepare(WaitSlot* slot, int max) noexcept override {
     auto& events = static_cast<EpollSlot*>(slot)->events;
     if (events.size() >= static_cast<size_t>(max)) return 0;
@@ -160,11 +205,12 @@ class EpollBackend final : public Backend {
     return 0;
   }
 
-  int wait(WaitSlot* slot, int max, int timeout_ms) noexcept override {
+  int wait(WaitSlot* slot, int max, int64_t timeout_ns) noexcept override {
     auto* s = static_cast<EpollSlot*>(slot);
     // Never ask for more than the caller can take: an edge or oneshot event
     // taken from the kernel and not reported would be lost.
-    int n = epoll_wait(epfd_, s->events.data(), max, timeout_ms);
+    int n = whole_ms(timeout_ns) ? epoll_wait(epfd_, s->events.data(), max, ceil_ms(timeout_ns))
+                                 : wait_fine(s->events.data(), max, timeout_ns);
     s->nready = n < 0 ? 0 : n;
     return n < 0 ? from_errno(errno) : 0;
   }
@@ -200,11 +246,12 @@ class EpollBackend final : public Backend {
   int epfd_ = -1;
   WakeChannel wake_;
   SlotStore<EpollSlot> slots_;
+  std::atomic<bool> no_pwait2_{false};  // the kernel has no epoll_pwait2 (before 5.11)
 };
 
 constexpr uint32_t kEpollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
                                 XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | XPOLL_CAP_HANGUP | XPOLL_CAP_EXCLUSIVE |
-                                kCapNativeOneshot | kCapKernelState | kCapWaitSlots | kCapConcurrentWait;
+                                XPOLL_CAP_NS_TIMEOUT | kCapNativeOneshot | kCapKernelState | kCapWaitSlots | kCapConcurrentWait;
 
 }  // namespace
 

@@ -247,14 +247,12 @@ class KqueueBackend final : public Backend {
     return 0;
   }
 
-  int wait(WaitSlot* slot, int, int timeout_ms) noexcept override {
+  int wait(WaitSlot* slot, int, int64_t timeout_ns) noexcept override {
     auto* s = static_cast<KqueueSlot*>(slot);
     if (s->fetch_skipped) return 0;
     struct timespec ts, *pts = nullptr;
-    if (timeout_ms >= 0 || s->carried) {
-      int ms = s->carried ? 0 : timeout_ms;
-      ts.tv_sec = ms / 1000;
-      ts.tv_nsec = (ms % 1000) * 1000000L;
+    if (timeout_ns >= 0 || s->carried) {
+      ts = to_timespec(s->carried ? 0 : timeout_ns);
       pts = &ts;
     }
     int n = kevent(kq_, nullptr, 0, s->fetch.events.data(), s->fetch_max, pts);
@@ -377,7 +375,8 @@ class KqueueBackend final : public Backend {
 // Several waiters block in kevent() at once on a kernel's kqueue; under
 // libkqueue one at a time (see the header comment).
 constexpr uint32_t kKqueueCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
-                                 XPOLL_CAP_UNBOUNDED | (kEmulated ? 0 : XPOLL_CAP_LIVE_CHANGES) | kCapNativeOneshot |
+                                 XPOLL_CAP_UNBOUNDED | (kEmulated ? 0 : XPOLL_CAP_LIVE_CHANGES) | XPOLL_CAP_NS_TIMEOUT |
+                                 kCapNativeOneshot |
                                  kCapKernelState | kCapWaitSlots | (kEmulated ? 0 : kCapConcurrentWait);
 
 }  // namespace

@@ -76,9 +76,16 @@ class PollBackend final : public Backend {
 
   int prepare(WaitSlot*, int) noexcept override { return set_.snapshot(); }
 
-  int wait(WaitSlot*, int, int timeout_ms) noexcept override {
+  int wait(WaitSlot*, int, int64_t timeout_ns) noexcept override {
     auto& work = set_.work();
-    int n = ::poll(work.data(), static_cast<nfds_t>(work.size()), timeout_ms);
+    int n;
+#if defined(XPOLL_HAVE_PPOLL)
+    if (!whole_ms(timeout_ns)) {
+      struct timespec ts = to_timespec(timeout_ns);
+      n = ppoll(work.data(), static_cast<nfds_t>(work.size()), &ts, nullptr);
+    } else
+#endif
+      n = ::poll(work.data(), static_cast<nfds_t>(work.size()), ceil_ms(timeout_ns));
     if (n < 0) return from_errno(errno);
     ready_ = static_cast<size_t>(n);
     return 0;
@@ -98,8 +105,13 @@ class PollBackend final : public Backend {
   size_t ready_ = 0;
 };
 
+#if defined(XPOLL_HAVE_PPOLL)
+constexpr uint32_t kPollNs = XPOLL_CAP_NS_TIMEOUT;  // ppoll() takes a timespec
+#else
+constexpr uint32_t kPollNs = 0;  // poll() alone: whole milliseconds
+#endif
 constexpr uint32_t kPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_HANGUP |
-                               (kPollRdhup ? XPOLL_CAP_RDHUP : 0);
+                               (kPollRdhup ? XPOLL_CAP_RDHUP : 0) | kPollNs;
 
 }  // namespace
 

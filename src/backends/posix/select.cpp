@@ -120,11 +120,13 @@ class SelectBackend final : public Backend {
     return 0;
   }
 
-  int wait(WaitSlot*, int, int timeout_ms) noexcept override {
+  int wait(WaitSlot*, int, int64_t timeout_ns) noexcept override {
+    // select() takes microseconds: rounded up, never early.
     struct timeval tv, *ptv = nullptr;
-    if (timeout_ms >= 0) {
-      tv.tv_sec = timeout_ms / 1000;
-      tv.tv_usec = (timeout_ms % 1000) * 1000;
+    if (timeout_ns >= 0) {
+      int64_t us = timeout_ns / 1000 + (timeout_ns % 1000 != 0);
+      tv.tv_sec = static_cast<time_t>(us / 1000000);
+      tv.tv_usec = static_cast<suseconds_t>(us % 1000000);
       ptv = &tv;
     }
     ready_ = select(nfds_, rd_out_.raw(), wr_out_.raw(), nullptr, ptv);
@@ -182,7 +184,8 @@ class SelectBackend final : public Backend {
   int ready_ = 0;
 };
 
-constexpr uint32_t kSelectCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | (kUnbounded ? XPOLL_CAP_UNBOUNDED : 0);
+constexpr uint32_t kSelectCaps =
+    XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_NS_TIMEOUT | (kUnbounded ? XPOLL_CAP_UNBOUNDED : 0);
 
 }  // namespace
 

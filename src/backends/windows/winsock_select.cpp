@@ -85,7 +85,10 @@ class WinsockSelectBackend final : public Backend {
     return rc != 0 ? rc : restore();
   }
 
-  int wait(WaitSlot*, int, int timeout_ms) noexcept override {
+  int wait(WaitSlot*, int, int64_t timeout_ns) noexcept override {
+    // Whole milliseconds, as the other Windows backends: Windows' own timer
+    // rarely honours less.
+    int timeout_ms = ceil_ms(timeout_ns);
     timeval tv, *ptv = nullptr;
     if (timeout_ms >= 0) {
       tv.tv_sec = timeout_ms / 1000;

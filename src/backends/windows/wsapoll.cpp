@@ -83,9 +83,9 @@ class WsaPollBackend final : public Backend {
 
   int prepare(WaitSlot*, int) noexcept override { return set_.snapshot(); }
 
-  int wait(WaitSlot*, int, int timeout_ms) noexcept override {
+  int wait(WaitSlot*, int, int64_t timeout_ns) noexcept override {
     auto& work = set_.work();
-    int n = WSAPoll(work.data(), static_cast<ULONG>(work.size()), timeout_ms);
+    int n = WSAPoll(work.data(), static_cast<ULONG>(work.size()), ceil_ms(timeout_ns));
     if (n < 0) return from_wsa(WSAGetLastError());
     ready_ = static_cast<size_t>(n);
     return 0;

@@ -140,7 +140,8 @@ class IocpBackend final : public Backend {
     return 0;
   }
 
-  int wait(WaitSlot* slot, int max, int timeout_ms) noexcept override {
+  int wait(WaitSlot* slot, int max, int64_t timeout_ns) noexcept override {
+    int timeout_ms = ceil_ms(timeout_ns);
     auto* ws = static_cast<IocpSlot*>(slot);
     ULONG want = static_cast<ULONG>(std::min<int>(max, static_cast<int>(ws->entries.size())));
     if (want == 0) want = 1;
