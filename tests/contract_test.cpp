@@ -6,7 +6,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 #if defined(__linux__)
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #endif
 #endif
 
@@ -329,6 +332,59 @@ TEST_P(Contract, ExclusiveWithOneshotOrRdhupIsEinval) {
     EXPECT_EQ(ev[0].data, 6u);
   }
 }
+
+TEST_P(Contract, PriIsSupportedOrEnotsup) {
+  Pair s = Pair::make();
+  int rc = xpoll_add(p_, s.a.get(), XPOLL_IN | XPOLL_PRI, 0);
+  if (has(XPOLL_CAP_PRI)) {
+    EXPECT_EQ(rc, 0);
+  } else {
+    EXPECT_EQ(rc, XPOLL_ENOTSUP);
+    EXPECT_EQ(xpoll_remove(p_, s.a.get()), XPOLL_ENOENT);
+    ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 0), 0);
+    EXPECT_EQ(xpoll_modify(p_, s.a.get(), XPOLL_IN | XPOLL_PRI, 0), XPOLL_ENOTSUP);
+  }
+  if (has(XPOLL_CAP_EXCLUSIVE)) {
+    Pair t = Pair::make();
+    EXPECT_EQ(xpoll_add(p_, t.a.get(), XPOLL_IN | XPOLL_PRI | XPOLL_EXCLUSIVE, 0), XPOLL_EINVAL);
+  }
+}
+
+TEST_P(Contract, UrgentDataIsPriOrdinaryDataIsNot) {
+  if (!has(XPOLL_CAP_PRI)) GTEST_SKIP() << GetParam() << " does not watch priority data";
+  Pair t = tcp_pair();
+  ASSERT_TRUE(t.a.valid());
+  ASSERT_EQ(xpoll_add(p_, t.a.get(), XPOLL_IN | XPOLL_PRI, 1), 0);
+  ASSERT_TRUE(send_byte(t.b.get()));
+  EXPECT_EQ(wait_for(p_, t.a.get(), XPOLL_IN) & XPOLL_PRI, 0u);
+  drain(t.a.get());
+  char c = '!';
+  ASSERT_EQ(send(t.b.get(), &c, 1, MSG_OOB), 1);
+  EXPECT_NE(wait_for(p_, t.a.get(), XPOLL_PRI) & XPOLL_PRI, 0u);
+  // Asked for ordinary data only, urgent data is not priority readiness.
+  ASSERT_EQ(xpoll_modify(p_, t.a.get(), XPOLL_OUT, 2), 0);
+  for (const auto& e : wait_once(p_, 200)) EXPECT_EQ(e.events & XPOLL_PRI, 0u);
+}
+
+#if defined(__linux__)
+TEST_P(Contract, PseudoTerminalPacketModeIsPri) {
+  // A non-socket source: a pseudo-terminal's master in packet mode raises
+  // priority readiness when the terminal's queues are flushed.
+  if (!has(XPOLL_CAP_PRI) || !has(XPOLL_CAP_NONSOCKET)) GTEST_SKIP() << GetParam() << " cannot watch this";
+  Fd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  ASSERT_TRUE(master.valid());
+  ASSERT_EQ(grantpt(master.get()), 0);
+  ASSERT_EQ(unlockpt(master.get()), 0);
+  Fd slave(open(ptsname(master.get()), O_RDWR | O_NOCTTY | O_CLOEXEC));
+  ASSERT_TRUE(slave.valid());
+  int one = 1;
+  ASSERT_EQ(ioctl(master.get(), TIOCPKT, &one), 0);
+  ASSERT_EQ(xpoll_add(p_, master.get(), XPOLL_PRI, 4), 0);
+  EXPECT_TRUE(wait_once(p_, 100).empty());
+  ASSERT_EQ(tcflush(slave.get(), TCIOFLUSH), 0);
+  EXPECT_NE(wait_for(p_, master.get(), XPOLL_PRI) & XPOLL_PRI, 0u);
+}
+#endif
 
 TEST_P(Contract, RdhupIsSupportedOrEnotsup) {
   Pair s = Pair::make();

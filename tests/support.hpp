@@ -17,6 +17,8 @@
 #else
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #endif
@@ -164,6 +166,30 @@ inline void hang_up(Fd& fd) { fd.reset(); }
 // A second descriptor on the same file, numbered 100 or above, or kNoFd.
 inline int duplicate(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 100); }
 #endif
+
+// A connected pair of non-blocking TCP sockets on 127.0.0.1 (urgent data
+// needs TCP; on Windows every pair is one).
+inline Pair tcp_pair() {
+#if defined(_WIN32)
+  return Pair::make();
+#else
+  Fd l(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (!l.valid() || bind(l.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(l.get(), 4) != 0 ||
+      getsockname(l.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return {};
+  Fd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!c.valid() || connect(c.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return {};
+  Fd s(accept(l.get(), nullptr, nullptr));
+  if (!s.valid()) return {};
+  set_nonblocking(c.get());
+  set_nonblocking(s.get());
+  return Pair{std::move(s), std::move(c)};
+#endif
+}
 
 // A new pair one of whose ends has the number `num` (just freed): POSIX
 // gives the lowest free number at once; Windows reuses a freed handle value

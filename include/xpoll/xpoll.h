@@ -82,6 +82,18 @@ typedef struct xpoll_poller xpoll_t;
  */
 /** @brief Readable: data can be read, a connection accepted, or the peer closed (a read returns 0). */
 #define XPOLL_IN 0x0001u
+/**
+ * @brief Priority data: TCP urgent (out-of-band) data, or an exceptional
+ * condition a file announces this way (a Linux sysfs attribute, a
+ * pressure-stall trigger, a pseudo-terminal in packet mode).
+ *
+ * Reported only when asked for, and only by backends with ::XPOLL_CAP_PRI
+ * (epoll as EPOLLPRI, poll as POLLPRI, select through its exception set,
+ * iocp as AFD_POLL_RECEIVE_EXPEDITED); asking a backend without it fails
+ * with ::XPOLL_ENOTSUP. Ordinary data is ::XPOLL_IN, not this.
+ * @since 1.1
+ */
+#define XPOLL_PRI 0x0002u
 /** @brief Writable: a write would not block. */
 #define XPOLL_OUT 0x0004u
 /** @brief An error is pending on the descriptor. Always reported; need not be asked for. */
@@ -137,8 +149,9 @@ typedef struct xpoll_poller xpoll_t;
  * EPOLLEXCLUSIVE, Linux 4.5 and later: an older kernel ignores the bit, and
  * the wake-up is then not exclusive); the others fail with ::XPOLL_ENOTSUP.
  * It combines with ::XPOLL_IN, ::XPOLL_OUT and ::XPOLL_EDGE. With
- * ::XPOLL_ONESHOT or ::XPOLL_RDHUP it is ::XPOLL_EINVAL (the kernel refuses
- * both), as it is for a descriptor that is itself a poller (an epoll set).
+ * ::XPOLL_ONESHOT, ::XPOLL_RDHUP or ::XPOLL_PRI it is ::XPOLL_EINVAL (the
+ * kernel refuses them), as it is for a descriptor that is itself a poller
+ * (an epoll set).
  * xpoll_modify() of such a registration is made as a removal and an add
  * inside the library (the kernel refuses to modify it in place): the
  * caller sees one call, and what is ready then is reported once more. A
@@ -189,6 +202,13 @@ typedef struct xpoll_poller xpoll_t;
  * default on Linux). @since 1.1
  */
 #define XPOLL_CAP_NS_TIMEOUT 0x100u
+/**
+ * @brief ::XPOLL_PRI is watched and reported: epoll, poll, select, iocp.
+ * Not kqueue yet (EVFILT_EXCEPT), nor the Windows poll (WSAPoll has no
+ * POLLPRI) and select (its exception set also means a failed connect).
+ * @since 1.1
+ */
+#define XPOLL_CAP_PRI 0x200u
 /** @} */
 
 /**
@@ -274,7 +294,7 @@ typedef struct xpoll_poller xpoll_t;
 typedef struct xpoll_event {
   uint64_t data;   /**< The user data given to xpoll_add() or xpoll_modify(). */
   xpoll_fd_t fd;   /**< The descriptor. */
-  uint32_t events; /**< What happened: ::XPOLL_IN, ::XPOLL_OUT, ::XPOLL_ERR, ::XPOLL_HUP, ::XPOLL_RDHUP. */
+  uint32_t events; /**< What happened: ::XPOLL_IN, ::XPOLL_OUT, ::XPOLL_ERR, ::XPOLL_HUP, ::XPOLL_RDHUP, ::XPOLL_PRI. */
 } xpoll_event_t;
 
 /** @brief The largest @p max accepted by xpoll_wait(). */
@@ -320,7 +340,7 @@ XPOLL_API void xpoll_destroy(xpoll_t *p);
  *
  * @param p       The poller.
  * @param fd      The descriptor. It must be open.
- * @param events  Interest: ::XPOLL_IN, ::XPOLL_OUT, ::XPOLL_RDHUP, optionally
+ * @param events  Interest: ::XPOLL_IN, ::XPOLL_OUT, ::XPOLL_RDHUP, ::XPOLL_PRI, optionally
  *                with one of ::XPOLL_ONESHOT, ::XPOLL_EDGE. ::XPOLL_ERR and
  *                ::XPOLL_HUP may be given and are reported in any case. An
  *                interest of 0 watches for errors and hang-ups only.
@@ -332,7 +352,7 @@ XPOLL_API void xpoll_destroy(xpoll_t *p);
  *         descriptor that is itself an epoll set),
  *         ::XPOLL_EBADF (@p fd negative, not open, or open for no I/O: a
  *         Linux O_PATH descriptor), ::XPOLL_EEXIST (already
- *         registered), ::XPOLL_ENOTSUP (mode or ::XPOLL_RDHUP not supported,
+ *         registered), ::XPOLL_ENOTSUP (mode, ::XPOLL_RDHUP or ::XPOLL_PRI not supported,
  *         descriptor type not supported), ::XPOLL_EPERM (the backend cannot
  *         poll this kind of file: a regular file or a directory on epoll, a
  *         directory on kqueue under libkqueue; poll and select accept both,

@@ -6,7 +6,7 @@ namespace xpoll::detail {
 
 namespace {
 
-constexpr uint32_t kInterestBits = XPOLL_IN | XPOLL_OUT | XPOLL_RDHUP;
+constexpr uint32_t kInterestBits = XPOLL_IN | XPOLL_OUT | XPOLL_RDHUP | XPOLL_PRI;
 constexpr uint32_t kModeBits = XPOLL_ONESHOT | XPOLL_EDGE;
 constexpr uint32_t kFlagBits = XPOLL_EXCLUSIVE;
 constexpr uint32_t kAlwaysBits = XPOLL_ERR | XPOLL_HUP;
@@ -50,10 +50,12 @@ int Poller::check_interest(uint32_t events) const noexcept {
   if ((events & kModeBits) == kModeBits) return XPOLL_EINVAL;
   if ((events & XPOLL_EDGE) && !(caps_ & XPOLL_CAP_EDGE)) return XPOLL_ENOTSUP;
   if ((events & XPOLL_RDHUP) && !(caps_ & XPOLL_CAP_RDHUP)) return XPOLL_ENOTSUP;
+  if ((events & XPOLL_PRI) && !(caps_ & XPOLL_CAP_PRI)) return XPOLL_ENOTSUP;
   if (events & XPOLL_EXCLUSIVE) {
     if (!(caps_ & XPOLL_CAP_EXCLUSIVE)) return XPOLL_ENOTSUP;
-    // The kernel (EPOLLEXCLUSIVE) takes neither oneshot nor read hang-up.
-    if (events & (XPOLL_ONESHOT | XPOLL_RDHUP)) return XPOLL_EINVAL;
+    // The kernel (EPOLLEXCLUSIVE) takes neither oneshot, nor read hang-up,
+    // nor priority data.
+    if (events & (XPOLL_ONESHOT | XPOLL_RDHUP | XPOLL_PRI)) return XPOLL_EINVAL;
   }
   return 0;
 }

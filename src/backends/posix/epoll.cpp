@@ -56,6 +56,7 @@ uint32_t to_epoll(const KernelState& want) {
   if (watched & XPOLL_IN) ev |= EPOLLIN;
   if (watched & XPOLL_OUT) ev |= EPOLLOUT;
   if (watched & XPOLL_RDHUP) ev |= EPOLLRDHUP;
+  if (watched & XPOLL_PRI) ev |= EPOLLPRI;
   // A paused registration is re-added disarmed only after reset(); oneshot
   // keeps the errors and hang-ups it would report from repeating.
   if ((want.interest & XPOLL_ONESHOT) || want.paused) ev |= EPOLLONESHOT;
@@ -66,7 +67,8 @@ uint32_t to_epoll(const KernelState& want) {
 
 uint32_t from_epoll(uint32_t ev) {
   uint32_t out = 0;
-  if (ev & (EPOLLIN | EPOLLPRI)) out |= XPOLL_IN;
+  if (ev & EPOLLIN) out |= XPOLL_IN;
+  if (ev & EPOLLPRI) out |= XPOLL_PRI;
   if (ev & EPOLLOUT) out |= XPOLL_OUT;
   if (ev & EPOLLERR) out |= XPOLL_ERR;
   if (ev & EPOLLHUP) out |= XPOLL_HUP;
@@ -251,7 +253,7 @@ class EpollBackend final : public Backend {
 
 constexpr uint32_t kEpollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
                                 XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | XPOLL_CAP_HANGUP | XPOLL_CAP_EXCLUSIVE |
-                                XPOLL_CAP_NS_TIMEOUT | kCapNativeOneshot | kCapKernelState | kCapWaitSlots | kCapConcurrentWait;
+                                XPOLL_CAP_NS_TIMEOUT | XPOLL_CAP_PRI | kCapNativeOneshot | kCapKernelState | kCapWaitSlots | kCapConcurrentWait;
 
 }  // namespace
 

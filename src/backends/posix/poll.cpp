@@ -39,12 +39,14 @@ short to_poll(uint32_t want) {
   if (want & XPOLL_IN) ev |= POLLIN;
   if (want & XPOLL_OUT) ev |= POLLOUT;
   if (want & XPOLL_RDHUP) ev |= kPollRdhup;
+  if (want & XPOLL_PRI) ev |= POLLPRI;
   return ev;
 }
 
 uint32_t from_poll(short rev) {
   uint32_t out = 0;
-  if (rev & (POLLIN | POLLPRI)) out |= XPOLL_IN;
+  if (rev & POLLIN) out |= XPOLL_IN;
+  if (rev & POLLPRI) out |= XPOLL_PRI;
   if (rev & POLLOUT) out |= XPOLL_OUT;
   if (rev & POLLERR) out |= XPOLL_ERR;
   if (rev & POLLHUP) out |= XPOLL_HUP;
@@ -110,7 +112,7 @@ constexpr uint32_t kPollNs = XPOLL_CAP_NS_TIMEOUT;  // ppoll() takes a timespec
 #else
 constexpr uint32_t kPollNs = 0;  // poll() alone: whole milliseconds
 #endif
-constexpr uint32_t kPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_HANGUP |
+constexpr uint32_t kPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_HANGUP | XPOLL_CAP_PRI |
                                (kPollRdhup ? XPOLL_CAP_RDHUP : 0) | kPollNs;
 
 }  // namespace

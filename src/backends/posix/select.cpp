@@ -91,6 +91,7 @@ class SelectBackend final : public Backend {
       size_t words = static_cast<size_t>(fd) / kBits + 1;
       rd_.grow(words);
       wr_.grow(words);
+      ex_.grow(words);
     } catch (...) {
       return XPOLL_ENOMEM;
     }
@@ -100,22 +101,29 @@ class SelectBackend final : public Backend {
   int apply(xpoll_fd_t fd, const KernelState&, const KernelState& want, uint32_t, unsigned) noexcept override {
     rd_.set(fd, (want.watched() & XPOLL_IN) != 0);
     wr_.set(fd, (want.watched() & XPOLL_OUT) != 0);
+    bool pri = (want.watched() & XPOLL_PRI) != 0;
+    if (pri != ex_.test(fd)) pri_count_ += pri ? 1 : -1;
+    ex_.set(fd, pri);
     if (fd > maxfd_) maxfd_ = fd;
     return 0;
   }
 
   int prepare(WaitSlot*, int) noexcept override {
     // Shrink past descriptors no longer watched; the wake channel bounds it.
-    while (maxfd_ > wake_.read_fd() && !rd_.test(maxfd_) && !wr_.test(maxfd_)) --maxfd_;
+    while (maxfd_ > wake_.read_fd() && !rd_.test(maxfd_) && !wr_.test(maxfd_) && !ex_.test(maxfd_)) --maxfd_;
     size_t words = static_cast<size_t>(maxfd_) / kBits + 1;
     try {
       rd_out_.grow(words);
       wr_out_.grow(words);
+      ex_out_.grow(words);
     } catch (...) {
       return XPOLL_ENOMEM;
     }
     rd_out_.copy_from(rd_, words);
     wr_out_.copy_from(wr_, words);
+    // The exception set (priority data) only while someone asks for it.
+    with_ex_ = pri_count_ > 0;
+    if (with_ex_) ex_out_.copy_from(ex_, words);
     nfds_ = maxfd_ + 1;
     return 0;
   }
@@ -129,7 +137,7 @@ class SelectBackend final : public Backend {
       tv.tv_usec = static_cast<suseconds_t>(us % 1000000);
       ptv = &tv;
     }
-    ready_ = select(nfds_, rd_out_.raw(), wr_out_.raw(), nullptr, ptv);
+    ready_ = select(nfds_, rd_out_.raw(), wr_out_.raw(), with_ex_ ? ex_out_.raw() : nullptr, ptv);
     if (ready_ >= 0) return 0;
     int e = errno;
     ready_ = e == EBADF ? -1 : 0;  // EBADF: collect() finds the closed descriptors
@@ -140,7 +148,7 @@ class SelectBackend final : public Backend {
     int wake = wake_.read_fd();
     if (ready_ < 0) {
       for (int fd = 0; fd <= maxfd_; ++fd)
-        if (fd != wake && (rd_.test(fd) || wr_.test(fd)) && fcntl(fd, F_GETFD) == -1) sink.dead(fd);
+        if (fd != wake && (rd_.test(fd) || wr_.test(fd) || ex_.test(fd)) && fcntl(fd, F_GETFD) == -1) sink.dead(fd);
       return;
     }
     if (ready_ == 0) return;
@@ -162,11 +170,12 @@ class SelectBackend final : public Backend {
     int wake = wake_.read_fd();
     for (int base = from - from % kBits; base < to; base += kBits) {
       size_t i = static_cast<size_t>(base) / kBits;
-      Word any = rd_out_.word(i) | wr_out_.word(i);
+      Word any = rd_out_.word(i) | wr_out_.word(i) | (with_ex_ ? ex_out_.word(i) : 0);
       for (int b = 0; any != 0 && b < kBits; ++b, any >>= 1) {
         int fd = base + b;
         if (!(any & 1) || fd < from || fd >= to || fd == wake) continue;
-        uint32_t ev = (rd_out_.test(fd) ? XPOLL_IN : 0) | (wr_out_.test(fd) ? XPOLL_OUT : 0);
+        uint32_t ev = (rd_out_.test(fd) ? XPOLL_IN : 0) | (wr_out_.test(fd) ? XPOLL_OUT : 0) |
+                      (with_ex_ && ex_out_.test(fd) ? XPOLL_PRI : 0);
         if (sink.emit(fd, ev, kNoGeneration) == EventSink::kFull) {
           cursor_ = fd + 1;
           return true;
@@ -177,15 +186,17 @@ class SelectBackend final : public Backend {
   }
 
   WakeChannel wake_;
-  BitSet rd_, wr_, rd_out_, wr_out_;
+  BitSet rd_, wr_, ex_, rd_out_, wr_out_, ex_out_;  // ex: the exception set, priority data
+  long pri_count_ = 0;  // descriptors in ex_
+  bool with_ex_ = false;  // the waiter's copy has an exception set
   int maxfd_ = -1;  // highest descriptor in the master sets (bounded below by the wake channel)
   int nfds_ = 0;    // the waiter's copy of maxfd_ + 1
   int cursor_ = 0;
   int ready_ = 0;
 };
 
-constexpr uint32_t kSelectCaps =
-    XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_NS_TIMEOUT | (kUnbounded ? XPOLL_CAP_UNBOUNDED : 0);
+constexpr uint32_t kSelectCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_NS_TIMEOUT | XPOLL_CAP_PRI |
+                                  (kUnbounded ? XPOLL_CAP_UNBOUNDED : 0);
 
 }  // namespace
 

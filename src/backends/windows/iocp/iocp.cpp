@@ -59,6 +59,7 @@ ULONG to_afd(uint32_t want) {
   if (want & XPOLL_IN) ev |= afd::kReceive | afd::kAccept | afd::kDisconnect;
   if (want & XPOLL_OUT) ev |= afd::kSend;
   if (want & XPOLL_RDHUP) ev |= afd::kDisconnect;
+  if (want & XPOLL_PRI) ev |= afd::kReceiveExpedited;
   return ev;
 }
 
@@ -68,6 +69,7 @@ uint32_t from_afd(ULONG ev) {
   // End of stream: a read returns 0 at once.
   if (ev & afd::kDisconnect) out |= XPOLL_IN | XPOLL_RDHUP;
   if (ev & afd::kSend) out |= XPOLL_OUT;
+  if (ev & afd::kReceiveExpedited) out |= XPOLL_PRI;
   if (ev & afd::kAbort) out |= XPOLL_HUP | XPOLL_ERR;
   if (ev & afd::kConnectFail) out |= XPOLL_ERR;
   return out;
@@ -351,7 +353,7 @@ IocpBackend::~IocpBackend() {
 }
 
 constexpr uint32_t kIocpCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_RDHUP | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES |
-                               XPOLL_CAP_HANGUP | kCapNativeOneshot | kCapKernelState | kCapWaitSlots | kCapConcurrentWait;
+                               XPOLL_CAP_HANGUP | XPOLL_CAP_PRI | kCapNativeOneshot | kCapKernelState | kCapWaitSlots | kCapConcurrentWait;
 
 }  // namespace
 
