@@ -199,8 +199,8 @@ TEST_P(Contract, WaitNsNeverReturnsEarly) {
   // Every requested time-out, finer than a millisecond or not, has passed
   // when an idle wait returns 0; how late it is depends on the backend and
   // the kernel (bench/timeout measures it), so it is bounded loosely.
-  for (int64_t ns : {int64_t{1}, int64_t{50000}, int64_t{200000}, int64_t{999999}, int64_t{1000000},
-                     int64_t{1500000}, int64_t{10000000}}) {
+  for (int64_t ns : {int64_t{1}, int64_t{50000}, int64_t{200000}, int64_t{999999}, int64_t{1000000}, int64_t{1500000},
+                     int64_t{10000000}}) {
     for (int i = 0; i < 5; ++i) {
       xpoll_event_t ev[4];
       auto t0 = std::chrono::steady_clock::now();
@@ -385,6 +385,55 @@ TEST_P(Contract, PseudoTerminalPacketModeIsPri) {
   EXPECT_NE(wait_for(p_, master.get(), XPOLL_PRI) & XPOLL_PRI, 0u);
 }
 #endif
+
+TEST_P(Contract, PollerFdIsSupportedOrEnotsup) {
+  EXPECT_EQ(xpoll_fd(nullptr), XPOLL_EINVAL);
+  int fd = xpoll_fd(p_);
+  if (!has(XPOLL_CAP_FD)) {
+    EXPECT_EQ(fd, XPOLL_ENOTSUP);
+    return;
+  }
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(xpoll_fd(p_), fd);  // the same one every time
+  // The poller's own: not the caller's to add to it.
+  EXPECT_EQ(xpoll_add(p_, static_cast<xpoll_fd_t>(fd), XPOLL_IN, 0), XPOLL_EBADF);
+}
+
+TEST_P(Contract, PollerFdNestsInAnotherPoller) {
+  // The poller inside another (each compiled backend that can watch such a
+  // descriptor, the same backend included): the outer one reports the inner
+  // one's descriptor when the inner has an event or a wake, and not after.
+  if (!has(XPOLL_CAP_FD)) GTEST_SKIP() << GetParam() << " has no descriptor of its own";
+  int fd = xpoll_fd(p_);
+  ASSERT_GE(fd, 0);
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 7), 0);
+  for (const std::string& outer_name : compiled_backends()) {
+    SCOPED_TRACE("outer " + outer_name);
+    if (!(xpoll_backend_capabilities(outer_name.c_str()) & XPOLL_CAP_NONSOCKET)) continue;
+    xpoll_t* outer = nullptr;
+    ASSERT_EQ(xpoll_create(&outer, outer_name.c_str(), 0), 0);
+    ASSERT_EQ(xpoll_add(outer, static_cast<xpoll_fd_t>(fd), XPOLL_IN, 99), 0);
+    EXPECT_TRUE(wait_once(outer, 100).empty());
+    ASSERT_TRUE(send_byte(s.b.get()));
+    auto ev = wait_once(outer, 2000);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].data, 99u);
+    ev = wait_once(p_, 0);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].data, 7u);
+    drain(s.a.get());
+    EXPECT_TRUE(wait_once(p_, 0).empty());
+    // Quiet again (a spurious report is allowed once, after the inner wait).
+    wait_once(outer, 0);
+    EXPECT_TRUE(wait_once(outer, 100).empty());
+    ASSERT_EQ(xpoll_wake(p_), 0);
+    ev = wait_once(outer, 2000);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_TRUE(wait_once(p_, 0).empty());  // the wake, taken
+    xpoll_destroy(outer);
+  }
+}
 
 TEST_P(Contract, RdhupIsSupportedOrEnotsup) {
   Pair s = Pair::make();

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -142,6 +143,31 @@ TEST_F(Epoll, ALingeringRegistrationIsRebuiltAway) {
   int creates = g_creates.load();
   EXPECT_TRUE(wait_once(p_, 100).empty());
   EXPECT_EQ(g_creates.load(), creates + 1);
+}
+
+TEST_F(Epoll, PollerFdSurvivesARebuild) {
+  // The set is rebuilt (a registration lingers); the poller's descriptor is
+  // the same, and still reports.
+  int fd = xpoll_fd(p_);
+  ASSERT_GE(fd, 0);
+  Pair s = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, s.a.get(), XPOLL_IN, 1), 0);
+  Fd dup_fd(fcntl(s.a.get(), F_DUPFD_CLOEXEC, 100));
+  ASSERT_EQ(xpoll_remove(p_, s.a.get()), 0);
+  s.a.reset();
+  ASSERT_TRUE(send_byte(s.b.get()));
+  int creates = g_creates.load();
+  EXPECT_TRUE(wait_once(p_, 100).empty());
+  ASSERT_EQ(g_creates.load(), creates + 1);  // rebuilt
+  EXPECT_EQ(xpoll_fd(p_), fd);
+  Pair t = Pair::make();
+  ASSERT_EQ(xpoll_add(p_, t.a.get(), XPOLL_IN, 2), 0);
+  ASSERT_TRUE(send_byte(t.b.get()));
+  struct pollfd pfd = {fd, POLLIN, 0};
+  EXPECT_EQ(poll(&pfd, 1, 2000), 1);
+  auto ev = wait_once(p_, 0);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].data, 2u);
 }
 
 TEST_F(Epoll, ExclusiveOnAnEpollSetIsEinval) {

@@ -15,10 +15,10 @@
 // (winsock2.h first: kept apart so that formatting does not sort them)
 #include <windows.h>
 #else
-#include <fcntl.h>
-#include <sys/resource.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #endif

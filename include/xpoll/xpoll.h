@@ -209,6 +209,11 @@ typedef struct xpoll_poller xpoll_t;
  * @since 1.1
  */
 #define XPOLL_CAP_PRI 0x200u
+/**
+ * @brief xpoll_fd() gives the poller's descriptor: epoll, and kqueue in a
+ * kernel (libkqueue's kqueue descriptor never becomes readable). @since 1.1
+ */
+#define XPOLL_CAP_FD 0x400u
 /** @} */
 
 /**
@@ -483,6 +488,36 @@ XPOLL_API int xpoll_wait_ns(xpoll_t *p, xpoll_event_t *events, int max, int64_t 
 XPOLL_API int xpoll_wake(xpoll_t *p);
 
 /** @brief The backend of @p p ("epoll", "poll", ...), or NULL if @p p is NULL. */
+/**
+ * @brief The poller's own descriptor, to nest the poller in another loop.
+ *
+ * A descriptor that is readable while a wait on @p p would report
+ * something (an event, or a wake), so that another event loop (GLib, Qt,
+ * libuv, another xpoll poller, a thread that only waits) can watch it and
+ * call xpoll_wait() with a time-out of 0 when it fires. It may also be
+ * readable spuriously (the library's own internal wake-ups). The same
+ * descriptor is returned for the poller's life, also when the library
+ * rebuilds its kernel set (on epoll a second epoll set, made on the first
+ * call, that watches the poller's; on kqueue the kqueue itself). Only
+ * backends with ::XPOLL_CAP_FD have one: epoll, and kqueue on macOS and the
+ * BSDs (not libkqueue's on Linux); Windows has none (a completion port
+ * cannot be watched by another poller).
+ *
+ * The caller may watch it for readability (level-triggered, with any
+ * poller, xpoll's poll and select included) and nothing else: never read it,
+ * close it, add it to the poller itself (::XPOLL_EBADF), or use it after
+ * xpoll_destroy(), which closes it. It is close-on-exec.
+ *
+ * @return The descriptor (0 or more), or ::XPOLL_EINVAL (@p p NULL),
+ *         ::XPOLL_ENOTSUP (the backend has none), ::XPOLL_EFORKED,
+ *         ::XPOLL_EMFILE, ::XPOLL_ENFILE, ::XPOLL_ENOMEM.
+ *
+ * Thread safety: may be called from any thread.
+ * @since 1.1
+ */
+XPOLL_API int xpoll_fd(const xpoll_t *p);
+
+/** @brief The backend's name ("epoll", "kqueue", "iocp", "poll", "select"), or NULL for a NULL poller. */
 XPOLL_API const char *xpoll_backend(const xpoll_t *p);
 
 /** @brief The ::XPOLL_CAP_ONESHOT ... bits of @p p's backend, or 0 if @p p is NULL. */

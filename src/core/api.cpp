@@ -9,8 +9,7 @@
 
 struct xpoll_poller {
   xpoll::detail::Poller poller;
-  xpoll_poller(std::unique_ptr<xpoll::detail::Backend> b, const xpoll::detail::BackendInfo& info,
-               bool shared) noexcept
+  xpoll_poller(std::unique_ptr<xpoll::detail::Backend> b, const xpoll::detail::BackendInfo& info, bool shared) noexcept
       : poller(std::move(b), info, shared) {}
 };
 
@@ -104,6 +103,15 @@ XPOLL_API int xpoll_wake(xpoll_t* p) {
   if (!p) return XPOLL_EINVAL;
   if (p->poller.forked()) return XPOLL_EFORKED;
   return p->poller.wake();
+}
+
+XPOLL_API int xpoll_fd(const xpoll_t* p) {
+  if (!p) return XPOLL_EINVAL;
+  if (p->poller.forked()) return XPOLL_EFORKED;
+  if (!(p->poller.caps() & XPOLL_CAP_FD)) return XPOLL_ENOTSUP;
+  // The handle is the caller's, made by xpoll_create(): the descriptor is
+  // made on the first call, under the poller's lock.
+  return guarded([&] { return const_cast<xpoll_t*>(p)->poller.poll_fd(); });
 }
 
 XPOLL_API const char* xpoll_backend(const xpoll_t* p) { return p ? p->poller.name() : nullptr; }

@@ -205,6 +205,11 @@ class Backend {
 
   // True for descriptors the backend owns (its wake channel, its epoll fd).
   virtual bool owns(xpoll_fd_t /*fd*/) const noexcept { return false; }
+
+  // A descriptor that is readable while a wait would report something
+  // (XPOLL_CAP_FD), the same one for the poller's life: made on the first
+  // call, with the core's lock held. XPOLL_ENOTSUP without one.
+  virtual int poll_fd() noexcept { return XPOLL_ENOTSUP; }
 };
 
 using BackendFactory = int (*)(std::unique_ptr<Backend>& out);

@@ -251,6 +251,11 @@ int Poller::remove(xpoll_fd_t fd) {
   return 0;
 }
 
+int Poller::poll_fd() noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  return backend_->poll_fd();
+}
+
 // Async-signal-safe: an atomic count and the backend's signal. Every wait
 // that started before the count moved returns (see should_return()); the
 // signal brings one of them out of the kernel, and leave_kernel() passes it
@@ -335,8 +340,7 @@ bool Poller::may_enter_kernel() const noexcept {
 // queues behind those already waiting. False when the wait is to return
 // instead: a wake came, or its time is up (a wait that does not block does
 // not wait for its turn either).
-bool Poller::await_turn(std::unique_lock<std::mutex>& lock, Waiter& w, int64_t timeout_ns,
-                        Clock::time_point deadline) {
+bool Poller::await_turn(std::unique_lock<std::mutex>& lock, Waiter& w, int64_t timeout_ns, Clock::time_point deadline) {
   if (!gate_head_ && may_enter_kernel()) return true;
   if (timeout_ns == 0 || woken_by_user(w)) return false;
   w.gate_next = nullptr;
@@ -462,8 +466,10 @@ int Poller::wait(xpoll_event_t* out, int max, int64_t timeout_ns) {
   // next wait returns for it then.
   uint32_t seen = wake_epoch_.load();
   if (result >= 0 && seen != w.epoch) delivered_epoch_ = seen;
-  if (w.prev) w.prev->next = w.next;
-  else waiters_ = w.next;
+  if (w.prev)
+    w.prev->next = w.next;
+  else
+    waiters_ = w.next;
   if (w.next) w.next->prev = w.prev;
   --waiting_;
   if (slot) give_back(slot);

@@ -63,9 +63,9 @@ class FdTable {
 // One thread in Poller::wait(), on the poller's list of waiters (under its
 // lock; it lives on that thread's stack).
 struct Waiter {
-  uint32_t epoch = 0;        // the wake epoch its wait started under (see Poller::wake())
-  size_t fetch = SIZE_MAX;   // what its kernel wait has room for (SIZE_MAX: the caller's whole array)
-  bool in_kernel = false;    // between the backend's prepare() and collect()
+  uint32_t epoch = 0;       // the wake epoch its wait started under (see Poller::wake())
+  size_t fetch = SIZE_MAX;  // what its kernel wait has room for (SIZE_MAX: the caller's whole array)
+  bool in_kernel = false;   // between the backend's prepare() and collect()
   Waiter* prev = nullptr;
   Waiter* next = nullptr;
   Waiter* gate_next = nullptr;  // the next one waiting its turn after this one (see await_turn())
@@ -81,6 +81,7 @@ class Poller {
   int remove(xpoll_fd_t fd);
   int wait(xpoll_event_t* out, int max, int64_t timeout_ns);
   int wake() noexcept;
+  int poll_fd() noexcept;
 
   const char* name() const noexcept { return info_.name; }
   uint32_t caps() const noexcept { return caps_; }
@@ -135,9 +136,9 @@ class Poller {
   size_t registered_ = 0;            // registrations in the table: no wait can report more
 
   // The waits in progress (see wait()).
-  Waiter* waiters_ = nullptr;  // the list of them
-  int waiting_ = 0;            // how many
-  int in_kernel_ = 0;          // of them, those between prepare() and collect()
+  Waiter* waiters_ = nullptr;    // the list of them
+  int waiting_ = 0;              // how many
+  int in_kernel_ = 0;            // of them, those between prepare() and collect()
   Waiter* gate_head_ = nullptr;  // of them, those waiting for their turn in the kernel, first come first
   Waiter* gate_tail_ = nullptr;  // served
   std::condition_variable gate_;

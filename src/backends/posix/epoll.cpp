@@ -21,6 +21,10 @@
 // the epoll descriptor itself that long, and epoll_wait() then takes what is
 // ready without blocking. Whole milliseconds (and for ever) are epoll_wait.
 //
+// The poller's descriptor (xpoll_fd) is a second epoll set, made on demand,
+// that watches the first: the first is replaced when the set is rebuilt,
+// and the second stays, so the caller's descriptor never changes.
+//
 // Known limits: epoll refuses regular files (EPERM). It keys a registration
 // on the open file, not on the number: closing a descriptor whose file is
 // still open elsewhere (a dup, a forked child) leaves the registration in the
@@ -127,6 +131,7 @@ class EpollBackend final : public Backend {
  public:
   ~EpollBackend() override {
     if (epfd_ >= 0) ::close(epfd_);
+    if (front_ >= 0) ::close(front_);
   }
 
   int open() {
@@ -236,16 +241,36 @@ class EpollBackend final : public Backend {
   int reset() noexcept override {
     int fresh = -1;
     int rc = open_epoll(fresh, wake_);
-    if (rc != 0) return rc;
-    ::close(epfd_);
+    if (rc == 0 && front_ >= 0) rc = ctl(front_, EPOLL_CTL_ADD, fresh, EPOLLIN, 0);
+    if (rc != 0) {
+      if (fresh >= 0) ::close(fresh);
+      return rc;
+    }
+    ::close(epfd_);  // which also leaves front_'s set
     epfd_ = fresh;
     return 0;
   }
 
-  bool owns(xpoll_fd_t fd) const noexcept override { return fd == epfd_ || wake_.owns(fd); }
+  int poll_fd() noexcept override {
+    if (front_ >= 0) return front_;
+    int front = epoll_create1(EPOLL_CLOEXEC);
+    if (front < 0) return from_errno(errno);
+    int rc = ctl(front, EPOLL_CTL_ADD, epfd_, EPOLLIN, 0);
+    if (rc != 0) {
+      ::close(front);
+      return rc;
+    }
+    front_ = front;
+    return front_;
+  }
+
+  bool owns(xpoll_fd_t fd) const noexcept override {
+    return fd == epfd_ || (front_ >= 0 && fd == front_) || wake_.owns(fd);
+  }
 
  private:
   int epfd_ = -1;
+  int front_ = -1;  // the poller's descriptor, once asked for: an epoll set holding epfd_
   WakeChannel wake_;
   SlotStore<EpollSlot> slots_;
   std::atomic<bool> no_pwait2_{false};  // the kernel has no epoll_pwait2 (before 5.11)
@@ -253,7 +278,8 @@ class EpollBackend final : public Backend {
 
 constexpr uint32_t kEpollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
                                 XPOLL_CAP_UNBOUNDED | XPOLL_CAP_LIVE_CHANGES | XPOLL_CAP_HANGUP | XPOLL_CAP_EXCLUSIVE |
-                                XPOLL_CAP_NS_TIMEOUT | XPOLL_CAP_PRI | kCapNativeOneshot | kCapKernelState | kCapWaitSlots | kCapConcurrentWait;
+                                XPOLL_CAP_NS_TIMEOUT | XPOLL_CAP_PRI | XPOLL_CAP_FD | kCapNativeOneshot |
+                                kCapKernelState | kCapWaitSlots | kCapConcurrentWait;
 
 }  // namespace
 

@@ -21,6 +21,11 @@
 // from other threads meanwhile, a multi-threaded echo server lost hang-ups
 // more often.
 //
+// The poller's descriptor (xpoll_fd) is the kqueue itself, which a kernel
+// makes readable while events are pending, and which is never replaced
+// there (only libkqueue's sets are rebuilt). libkqueue's kqueue descriptor
+// never becomes readable: under it there is none (XPOLL_ENOTSUP).
+//
 // Known limits: a registration with no interest reports nothing (kqueue has
 // no filter for errors alone), and RDHUP without IN is edge-triggered, so that
 // pending data cannot make it spin. EV_EOF on the read filter is reported as
@@ -299,6 +304,8 @@ class KqueueBackend final : public Backend {
     return 0;
   }
 
+  int poll_fd() noexcept override { return kEmulated ? XPOLL_ENOTSUP : kq_.load(); }
+
   bool owns(xpoll_fd_t fd) const noexcept override { return fd == kq_ || wake_.owns(fd); }
 
  private:
@@ -376,8 +383,8 @@ class KqueueBackend final : public Backend {
 // libkqueue one at a time (see the header comment).
 constexpr uint32_t kKqueueCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
                                  XPOLL_CAP_UNBOUNDED | (kEmulated ? 0 : XPOLL_CAP_LIVE_CHANGES) | XPOLL_CAP_NS_TIMEOUT |
-                                 kCapNativeOneshot |
-                                 kCapKernelState | kCapWaitSlots | (kEmulated ? 0 : kCapConcurrentWait);
+                                 (kEmulated ? 0 : XPOLL_CAP_FD) | kCapNativeOneshot | kCapKernelState | kCapWaitSlots |
+                                 (kEmulated ? 0 : kCapConcurrentWait);
 
 }  // namespace
 

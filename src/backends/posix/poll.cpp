@@ -112,8 +112,8 @@ constexpr uint32_t kPollNs = XPOLL_CAP_NS_TIMEOUT;  // ppoll() takes a timespec
 #else
 constexpr uint32_t kPollNs = 0;  // poll() alone: whole milliseconds
 #endif
-constexpr uint32_t kPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_HANGUP | XPOLL_CAP_PRI |
-                               (kPollRdhup ? XPOLL_CAP_RDHUP : 0) | kPollNs;
+constexpr uint32_t kPollCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_UNBOUNDED | XPOLL_CAP_HANGUP |
+                               XPOLL_CAP_PRI | (kPollRdhup ? XPOLL_CAP_RDHUP : 0) | kPollNs;
 
 }  // namespace
 

@@ -187,8 +187,8 @@ class SelectBackend final : public Backend {
 
   WakeChannel wake_;
   BitSet rd_, wr_, ex_, rd_out_, wr_out_, ex_out_;  // ex: the exception set, priority data
-  long pri_count_ = 0;  // descriptors in ex_
-  bool with_ex_ = false;  // the waiter's copy has an exception set
+  long pri_count_ = 0;                              // descriptors in ex_
+  bool with_ex_ = false;                            // the waiter's copy has an exception set
   int maxfd_ = -1;  // highest descriptor in the master sets (bounded below by the wake channel)
   int nfds_ = 0;    // the waiter's copy of maxfd_ + 1
   int cursor_ = 0;
@@ -196,7 +196,7 @@ class SelectBackend final : public Backend {
 };
 
 constexpr uint32_t kSelectCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_NONSOCKET | XPOLL_CAP_NS_TIMEOUT | XPOLL_CAP_PRI |
-                                  (kUnbounded ? XPOLL_CAP_UNBOUNDED : 0);
+                                 (kUnbounded ? XPOLL_CAP_UNBOUNDED : 0);
 
 }  // namespace
 
