@@ -2,18 +2,22 @@
 # The one benchmark command: builds build/bench (Release), runs the pipe ring
 # for every implementation at each size, then the echo benchmark, then the
 # accept benchmark (bench/accept: pre-forked workers at one port, threads on
-# one poller), and writes the tables (every figure also as a ratio to raw
+# one poller), then the time-out benchmark (bench/timeout: how late an idle
+# wait returns), and writes the tables (every figure also as a ratio to raw
 # epoll), results.md and the SVG plots into the output directory. See
 # docs/benchmarks.md.
 #
 #   bash bench/run.sh [--quick] [--sizes 1000,10000] [--out DIR] [--publish]
-#                     [--layout auto|classic|bidir] [--repeat K] [--no-echo] [--no-accept] [--build DIR]
+#                     [--layout auto|classic|bidir] [--repeat K] [--no-echo] [--no-accept] [--no-timeout]
+#                     [--build DIR]
 #
 # --quick    N=200 and N=1000, 5 rounds, one run each, echo with 200
-#            connections, the accept herd with 500: a smoke test that checks
-#            every count (CI).
-# --repeat   runs of each ring configuration, of each echo server and of
-#            each accept configuration (default 3): the plots show their spread.
+#            connections, the accept herd with 500, the time-out samples cut
+#            tenfold (no second build of the library): a smoke test that
+#            checks every count (CI).
+# --repeat   runs of each ring configuration, of each echo server, of each
+#            accept configuration and of the time-out benchmark (default 3):
+#            the plots show their spread.
 # --publish  copies the plots into docs/images/, the runs' raw results into
 #            bench/results/ (from which bench/plot/report.py --data redraws
 #            them without running anything) and rewrites the results part of
@@ -35,9 +39,10 @@ repeat=
 active=100
 echo_run=1
 accept_run=1
+timeout_run=1
 
 usage() {
-  sed -n '9,10p' "$0" | sed 's/^# *//' >&2
+  sed -n '10,12p' "$0" | sed 's/^# *//' >&2
   exit 2
 }
 
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
     --publish) publish=1 ;;
     --no-echo) echo_run=0 ;;
     --no-accept) accept_run=0 ;;
+    --no-timeout) timeout_run=0 ;;
     --sizes) [ $# -ge 2 ] || usage; sizes=$2; shift ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift ;;
     --layout) [ $# -ge 2 ] || usage; layout=$2; shift ;;
@@ -71,7 +77,8 @@ out=${out:-$build/results}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 mkdir -p "$out/logs"
 rm -rf "$out"/ring-runs.txt "$out"/*.svg "$out"/*.dat "$out"/echo.tsv "$out"/echo-rep* "$out"/loadavg.txt \
-  "$out"/machine.txt "$out"/logs/* "$out"/accept-runs.txt "$out"/accept-meta.txt "$out"/echo-threads*
+  "$out"/machine.txt "$out"/logs/* "$out"/accept-runs.txt "$out"/accept-meta.txt "$out"/echo-threads* \
+  "$out"/timeout-runs.txt "$out"/timeout-meta.txt
 
 echo "== building $build (Release)"
 if ! cmake -S "$root" -B "$build" -DXPOLL_BUILD_BENCH=ON -DXPOLL_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release \
@@ -169,6 +176,20 @@ if [ "$accept_run" = 1 ]; then
     fi
   else
     echo "accept benchmark: bench/accept/run-accept.sh not found, skipped"
+  fi
+fi
+
+if [ "$timeout_run" = 1 ]; then
+  if [ -f "$root/bench/timeout/run-timeout.sh" ]; then
+    timeout_args=(--repeat "$repeat")
+    [ "$quick" = 1 ] && timeout_args+=(--quick)
+    # Its configurations are interleaved sample by sample inside one process.
+    if ! bash "$root/bench/timeout/run-timeout.sh" "$build" "$out" "${timeout_args[@]}"; then
+      echo "FAIL: the time-out benchmark failed" >&2
+      failed=1
+    fi
+  else
+    echo "time-out benchmark: bench/timeout/run-timeout.sh not found, skipped"
   fi
 fi
 

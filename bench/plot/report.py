@@ -5,13 +5,15 @@
 Reads ring-runs.txt (one key=value line per ring run, as the ring programs print them, with rep=K in
 front), echo.tsv (one row per echo server and run, the run in a rep column) and machine.txt when present,
 and the accept benchmark's accept-runs.txt (accept_herd's lines, rep=K in front), echo-threads.tsv,
-echo-threads-syscalls.tsv and accept-meta.txt, from --data (default: --out). Writes DIR/ring-summary.tsv, DIR/accept-summary.tsv,
+echo-threads-syscalls.tsv and accept-meta.txt, and the time-out benchmark's timeout-runs.txt and
+timeout-meta.txt, from --data (default: --out). Writes DIR/ring-summary.tsv, DIR/accept-summary.tsv,
 DIR/results.md, DIR/machine.txt and, with gnuplot, DIR/ring-n<N>.svg, DIR/echo-rt.svg, DIR/echo-rss.svg,
-DIR/accept-herd.svg and DIR/echo-threads.svg; prints the tables. Every ring and echo figure is also shown
-as a ratio to raw epoll on the same run. With --publish, copies the SVGs into docs/images/ and the raw
-results into bench/results/, and rewrites the parts of the page between its results markers and between
-its accept-results markers; a part whose runs are absent from --data is left as it is, so the accept
-benchmark can be published alone. The published runs can so be drawn again without running anything:
+DIR/accept-herd.svg, DIR/echo-threads.svg and DIR/timeout-lateness.svg (with DIR/timeout-summary.tsv);
+prints the tables. Every ring and echo figure is also shown as a ratio to raw epoll on the same run. With
+--publish, copies the SVGs into docs/images/ and the raw results into bench/results/, and rewrites the parts
+of the page between its results markers, its accept-results markers and its timeout-results markers; a part
+whose runs are absent from --data is left as it is, so the accept and time-out benchmarks can be published
+alone. The published runs can so be drawn again without running anything:
 
     python3 bench/plot/report.py --data bench/results --out /tmp/plots --publish docs/benchmarks.md
 """
@@ -49,6 +51,19 @@ THREAD_SERVERS = [("xpoll-1t", "1 thread"), ("xpoll-1t-oneshot", "1 thread, ones
                   ("xpoll-2t-split-oneshot", "2 threads, a poller each, oneshot"),
                   ("xpoll-2t-shared", "2 threads, one XPOLL_SHARED poller (oneshot)")]
 WORKER_COLOUR = ["#56b4e9", "#0072b2", "#009e73", "#e69f00"]
+# The time-out benchmark (bench/timeout) has a results part of its own too.
+TIMEOUT_BEGIN, TIMEOUT_END = "<!-- timeout-results:begin -->", "<!-- timeout-results:end -->"
+# Its configurations in table order, with their names in tables and plots.
+TIMEOUT_CONFIGS = [("xpoll", "epoll", "xpoll epoll"), ("xpoll", "epoll-nopwait2", "xpoll epoll, no epoll_pwait2"),
+                   ("xpoll", "kqueue", "xpoll kqueue"), ("xpoll", "poll", "xpoll poll"),
+                   ("xpoll", "select", "xpoll select"), ("raw", "epoll_pwait2", "raw epoll_pwait2"),
+                   ("raw", "epoll_wait", "raw epoll_wait (ms)"), ("libev", "epoll", "libev epoll"),
+                   ("libuv", "epoll", "libuv epoll (ms)")]
+TIMEOUT_COLOUR = {"xpoll epoll": "#0072b2", "xpoll epoll, no epoll_pwait2": "#56b4e9", "xpoll kqueue": "#004466",
+                  "xpoll poll": "#6a9fca", "xpoll select": "#9cc3e0", "raw epoll_pwait2": "#000000",
+                  "raw epoll_wait (ms)": "#777777", "libev epoll": "#009e73", "libuv epoll (ms)": "#cc79a7"}
+# The issue's target: on Linux, xpoll's median lateness at most this far above raw epoll_pwait2's, same run.
+TIMEOUT_TARGET_US = 10.0
 
 
 def read_ring(path):
@@ -735,6 +750,148 @@ unset multiplot
     return "echo-threads.svg" if gnuplot(script, out) else None
 
 
+def timeout_name(impl, backend):
+    for i, b, name in TIMEOUT_CONFIGS:
+        if (i, b) == (impl, backend):
+            return name
+    return f"{impl} {backend}"
+
+
+def summarise_timeout(runs):
+    """One row per configuration and requested time-out: the median over the runs of each run's median and
+    99th percentile of lateness, the lowest and highest run's median, the early returns of all runs."""
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["impl"], r["backend"], float(r["requested_us"])), []).append(r)
+    order = [(i, b) for i, b, _ in TIMEOUT_CONFIGS]
+    rows = []
+    for (impl, backend, req), rs in groups.items():
+        med = [float(r["median_us"]) for r in rs]
+        rows.append({"impl": impl, "backend": backend, "name": timeout_name(impl, backend), "requested_us": req,
+                     "reps": len(rs), "samples": int(rs[0]["samples"]), "median_us": statistics.median(med),
+                     "median_lo": min(med), "median_hi": max(med),
+                     "p99_us": statistics.median(float(r["p99_us"]) for r in rs),
+                     "early": sum(int(r["early"]) for r in rs),
+                     "status": "ok" if all(r.get("status") == "ok" for r in rs) else "FAIL",
+                     "by_rep": {r["rep"]: float(r["median_us"]) for r in rs}})
+    rows.sort(key=lambda r: (order.index((r["impl"], r["backend"])) if (r["impl"], r["backend"]) in order
+                             else len(order), r["impl"], r["backend"], r["requested_us"]))
+    return rows
+
+
+def req_label(us_value):
+    return f"{us_value / 1000:g} ms" if us_value >= 1000 else f"{us_value:g} µs"
+
+
+def timeout_table(rows):
+    reqs = sorted({r["requested_us"] for r in rows})
+    names = list(dict.fromkeys(r["name"] for r in rows))
+    head = "| configuration | " + " | ".join(f"{req_label(q)}: median | p99" for q in reqs) + " | early returns |"
+    out = [head, "| --- |" + " ---: | ---: |" * len(reqs) + " ---: |"]
+    for name in names:
+        cells, early = [], 0
+        for q in reqs:
+            r = next((x for x in rows if x["name"] == name and x["requested_us"] == q), None)
+            cells += [f"{r['median_us']:,.0f}", f"{r['p99_us']:,.0f}"] if r else ["-", "-"]
+            early += r["early"] if r else 0
+        out.append(f"| {name} | " + " | ".join(cells) + f" | {early} |")
+    return out
+
+
+def timeout_targets(rows):
+    """Each xpoll backend against raw epoll_pwait2 at each time-out: the difference of the medians taken in
+    the same run, the median of those differences over the runs, and its range."""
+    out = []
+    ref = {r["requested_us"]: r for r in rows if (r["impl"], r["backend"]) == ("raw", "epoll_pwait2")}
+    for r in rows:
+        if r["impl"] != "xpoll" or r["requested_us"] not in ref:
+            continue
+        base = ref[r["requested_us"]]
+        diffs = [v - base["by_rep"][k] for k, v in r["by_rep"].items() if k in base["by_rep"]]
+        if not diffs:
+            continue
+        d = statistics.median(diffs)
+        verdict = "met" if d <= TIMEOUT_TARGET_US and r["status"] == "ok" else "not met"
+        span = f" (runs {min(diffs):+.1f} to {max(diffs):+.1f})" if len(diffs) > 1 else ""
+        out.append((r["name"], req_label(r["requested_us"]), verdict,
+                    f"{r['median_us']:.1f} against {base['median_us']:.1f} µs: {d:+.1f} µs{span}"))
+    return out
+
+
+def plot_timeout(rows, out):
+    """Grouped bars, one group per requested time-out, a bar per configuration (median lateness, a whisker
+    from the lowest run's median to the highest), on a logarithmic scale."""
+    if not rows:
+        return None
+    reqs = sorted({r["requested_us"] for r in rows})
+    names = list(dict.fromkeys(r["name"] for r in rows))
+    width = 0.8 / len(names)
+    data, keys, labels = [], [], ""
+    for j, name in enumerate(names):
+        c = int(TIMEOUT_COLOUR.get(name, "#777777")[1:], 16)
+        keys.append(f"NaN with boxes lc rgb '{TIMEOUT_COLOUR.get(name, '#777777')}' fs solid 0.9 title {gp_str(name)}")
+        for g, q in enumerate(reqs):
+            r = next((x for x in rows if x["name"] == name and x["requested_us"] == q), None)
+            if not r:
+                continue
+            x = g - 0.4 + width * (j + 0.5)
+            data.append(f"{x:.4f} {r['median_us']:.2f} {r['median_lo']:.2f} {r['median_hi']:.2f} {c}")
+            text = gp_str(f"{r['median_us']:.0f}")
+            labels += (f"set label {text} at first {x:.4f}, first "
+                       f"{r['median_hi'] * 1.12:.2f} left rotate by 90 font 'sans,8'\n")
+    reps = max(r["reps"] for r in rows)
+    spread = f"median of {reps} runs, whisker from the lowest run to the highest" if reps > 1 else "one run"
+    tics = ", ".join(f"{gp_str('requested ' + req_label(q))} {g}" for g, q in enumerate(reqs))
+    top = max(r["median_hi"] for r in rows)
+    title = ("How late an idle wait returns: the wait's time less the requested time-out\n"
+             f"{spread}; the default timer slack (50 µs)")
+    script = SVG_HEAD.replace("size 1000,480", "size 1000,520") + f"""set output 'timeout-lateness.svg'
+set title {gp_str(title)} font 'sans,13'
+set ylabel 'median lateness, µs (log scale)'
+set logscale y
+set yrange [20:{top * 4:.1f}]
+set boxwidth {width * 0.92:.4f} absolute
+set xtics ({tics})
+set xrange [-0.5:{len(reqs) - 0.5}]
+set key outside right top Left reverse samplen 2 box
+{labels}$d << EOD
+{chr(10).join(data)}
+EOD
+plot $d using 1:2:5 with boxes lc rgb variable notitle, \\
+     $d using 1:2:3:4 with yerrorbars lc rgb 'black' pt 7 ps 0.3 notitle, \\
+     {", ".join(keys)}
+"""
+    return "timeout-lateness.svg" if gnuplot(script, out) else None
+
+
+def build_timeout_report(rows, out, data):
+    """The time-out benchmark's results part: the table, the plot and the target."""
+    md = ["## Results: time-outs", ""]
+    meta = os.path.join(data, "timeout-meta.txt")
+    if os.path.exists(meta):
+        with open(meta) as f:
+            md += ["Measured on the machine described above, with:", ""] + [f"- {l.strip()}" for l in f if l.strip()]
+            md.append("")
+    reps = max(r["reps"] for r in rows)
+    counts = ", ".join(f"{next(r['samples'] for r in rows if r['requested_us'] == q):,} at {req_label(q)}"
+                       for q in sorted({r["requested_us"] for r in rows}))
+    md += [f"Lateness in µs (the wait's time less the request): the median and the 99th percentile of each run "
+           f"(samples per configuration: {counts}; all configurations interleaved), then the median of "
+           f"{plural(reps, 'run')}. Early returns are summed over the runs.", ""]
+    md += timeout_table(rows) + [""]
+    svg = plot_timeout(rows, out)
+    if svg:
+        md += [f"![How late an idle wait returns, by requested time-out]({svg})", ""]
+    t = timeout_targets(rows)
+    if t:
+        md += [f"The target, on these figures: xpoll's median lateness at most {TIMEOUT_TARGET_US:g} µs above raw "
+               "epoll_pwait2's, the two taken in the same run (the median over the runs of that difference):", "",
+               "| backend | requested | verdict | xpoll against raw epoll_pwait2 |", "| --- | --- | --- | --- |"]
+        md += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in t]
+        md.append("")
+    return md
+
+
 def build_accept_report(accept, threads, thread_runs, syscalls, out, data):
     """The accept benchmark's results part: the herd per worker count, the target, the threaded echo."""
     md = ["## Results: accept and threads", ""]
@@ -836,7 +993,7 @@ def replace_part(text, begin, end, md, page):
     return head + begin + "\n" + "\n".join(md).rstrip() + "\n" + end + tail
 
 
-def publish(md, accept_md, out, data, page):
+def publish(md, accept_md, out, data, page, timeout_md=None):
     """Copies the plots and the raw results beside the page and rewrites the page's results part (md) and
     its accept results part (accept_md); a part whose runs are absent (None) is left as it is."""
     root = os.path.dirname(os.path.abspath(page))
@@ -849,7 +1006,8 @@ def publish(md, accept_md, out, data, page):
     stored = os.path.join(os.path.dirname(root), "bench", "results")
     os.makedirs(stored, exist_ok=True)
     for name, src in (("ring-runs.txt", data), ("echo.tsv", data), ("machine.txt", out), ("accept-runs.txt", data),
-                      ("echo-threads.tsv", data), ("echo-threads-syscalls.tsv", data), ("accept-meta.txt", data)):
+                      ("echo-threads.tsv", data), ("echo-threads-syscalls.tsv", data), ("accept-meta.txt", data),
+                      ("timeout-runs.txt", data), ("timeout-meta.txt", data)):
         path = os.path.join(src, name)
         if name == "machine.txt" and md is None:
             continue  # the machine of the stored ring and echo runs stays theirs
@@ -861,6 +1019,8 @@ def publish(md, accept_md, out, data, page):
         text = replace_part(text, BEGIN, END, md, page)
     if accept_md is not None:
         text = replace_part(text, ACCEPT_BEGIN, ACCEPT_END, accept_md, page)
+    if timeout_md is not None:
+        text = replace_part(text, TIMEOUT_BEGIN, TIMEOUT_END, timeout_md, page)
     with open(page, "w") as f:
         f.write(text)
     print(f"published into {page}, {images}/ and {stored}/")
@@ -899,14 +1059,23 @@ def main():
             for r in accept:
                 f.write("\t".join("NA" if r[k] is None else (f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]))
                                   for k in keys) + "\n")
-    text = [l for part in (md, accept_md) if part for l in part]
+    timeout = summarise_timeout(read_ring(os.path.join(data, "timeout-runs.txt")))
+    timeout_md = build_timeout_report(timeout, a.out, data) if timeout else None
+    if timeout:
+        with open(os.path.join(a.out, "timeout-summary.tsv"), "w") as f:
+            keys = ["impl", "backend", "requested_us", "status", "reps", "samples", "median_us", "median_lo",
+                    "median_hi", "p99_us", "early"]
+            f.write("\t".join(keys) + "\n")
+            for r in timeout:
+                f.write("\t".join(f"{r[k]:.1f}" if isinstance(r[k], float) else str(r[k]) for k in keys) + "\n")
+    text = [l for part in (md, accept_md, timeout_md) if part for l in part]
     if not text:
         text = ["No runs found in " + data + "."]
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write("# Benchmark results\n\n" + "\n".join(text) + "\n")
     print("\n".join(text))
     if a.publish:
-        publish(md, accept_md, a.out, data, a.publish)
+        publish(md, accept_md, a.out, data, a.publish, timeout_md)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -41,8 +42,9 @@ static struct {
   int (*add)(xpoll_t *, xpoll_fd_t, uint32_t, uint64_t);
   int (*modify)(xpoll_t *, xpoll_fd_t, uint32_t, uint64_t);
   int (*remove)(xpoll_t *, xpoll_fd_t);
-  int (*wait)(xpoll_t *, xpoll_event_t *, int, int);
+  int (*wait_ns)(xpoll_t *, xpoll_event_t *, int, int64_t);
   int (*wake)(xpoll_t *);
+  int (*fd)(const xpoll_t *);
   const char *(*backend)(const xpoll_t *);
   uint32_t (*capabilities)(const xpoll_t *);
   int (*backends)(const char **, int);
@@ -62,8 +64,9 @@ static const struct {
     {"xpoll_add", offsetof(__typeof__(lib), add)},
     {"xpoll_modify", offsetof(__typeof__(lib), modify)},
     {"xpoll_remove", offsetof(__typeof__(lib), remove)},
-    {"xpoll_wait", offsetof(__typeof__(lib), wait)},
+    {"xpoll_wait_ns", offsetof(__typeof__(lib), wait_ns)},
     {"xpoll_wake", offsetof(__typeof__(lib), wake)},
+    {"xpoll_fd", offsetof(__typeof__(lib), fd)},
     {"xpoll_backend", offsetof(__typeof__(lib), backend)},
     {"xpoll_capabilities", offsetof(__typeof__(lib), capabilities)},
     {"xpoll_backends", offsetof(__typeof__(lib), backends)},
@@ -81,6 +84,7 @@ static const struct {
   IV value;
 } constants[] = {
     C(XPOLL_IN),
+    C(XPOLL_PRI),
     C(XPOLL_OUT),
     C(XPOLL_ERR),
     C(XPOLL_HUP),
@@ -97,6 +101,9 @@ static const struct {
     C(XPOLL_CAP_LIVE_CHANGES),
     C(XPOLL_CAP_HANGUP),
     C(XPOLL_CAP_EXCLUSIVE),
+    C(XPOLL_CAP_NS_TIMEOUT),
+    C(XPOLL_CAP_PRI),
+    C(XPOLL_CAP_FD),
     C(XPOLL_EINVAL),
     C(XPOLL_EBADF),
     C(XPOLL_EEXIST),
@@ -267,19 +274,24 @@ static SV *do_remove(pTHX_ Poller *p, int fd) {
   return data;
 }
 
-static double now_seconds(void) {
+static int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+/* The longest time-out passed on (about 285 years; the library waits 31
+ * years at most): longer ones, and the infinity of a huge NV, are taken as
+ * it, and not counted down after a signal. */
+#define LONGEST_NS INT64_C(9000000000000000000)
 
 /* Waits; returns the count, or -1 when interruptible and a signal came (its
  * handler has run, $! is EINTR). A signal's handler runs when the library
  * returns XPOLL_EINTR (a die in it propagates from here); the wait then goes
  * on with the time left. */
 static int do_wait(pTHX_ SV *self, Poller *p, SV *timeout, SV *maxsv, int interruptible) {
-  int max, ms, n;
-  double deadline = 0;
+  int max, n;
+  int64_t ns, deadline = 0;
   if (!maxsv || !SvOK(maxsv)) {
     max = p->registered > 0 ? p->registered : 1;
   } else {
@@ -287,19 +299,24 @@ static int do_wait(pTHX_ SV *self, Poller *p, SV *timeout, SV *maxsv, int interr
     if (!(m >= 1 && m <= XPOLL_WAIT_MAX)) croak("XPoll: wait: max must be between 1 and %d", XPOLL_WAIT_MAX);
     max = (int)m;
   }
+  /* Seconds, fractions included, become nanoseconds rounded up (never
+   * early): the library asks the kernel for them as they are where the
+   * backend has XPOLL_CAP_NS_TIMEOUT, and rounds up to milliseconds
+   * elsewhere. */
   if (!timeout || !SvOK(timeout) || SvNV(timeout) < 0) {
-    ms = -1;
+    ns = -1;
   } else {
-    NV t = SvNV(timeout) * 1000.0;
-    ms = t >= (NV)INT_MAX ? INT_MAX : (int)t + ((NV)(int)t < t ? 1 : 0);
+    NV t = SvNV(timeout) * 1e9;
+    if (t != t) croak("XPoll: wait: the time-out is not a number");
+    ns = t >= (NV)LONGEST_NS ? LONGEST_NS : (int64_t)ceil(t);
   }
-  if (ms > 0) deadline = now_seconds() + ms / 1000.0;
+  if (ns > 0 && ns < LONGEST_NS) deadline = now_ns() + ns;
   if (max > p->evcap) {
     Renew(p->ev, max, xpoll_event_t);
     p->evcap = max;
   }
   for (;;) {
-    n = lib.wait(p->h, p->ev, max, ms);
+    n = lib.wait_ns(p->h, p->ev, max, ns);
     if (n != XPOLL_EINTR) break;
     /* The handler may drop the last reference to this poller: hold one for
      * the rest of the statement. */
@@ -310,9 +327,9 @@ static int do_wait(pTHX_ SV *self, Poller *p, SV *timeout, SV *maxsv, int interr
       SETERRNO(EINTR, 0); /* after the handler, which may have changed it */
       return -1;
     }
-    if (ms > 0) {
-      double left = (deadline - now_seconds()) * 1000.0;
-      ms = left <= 0 ? 0 : left >= INT_MAX ? INT_MAX : (int)left + 1;
+    if (deadline) {
+      int64_t left = deadline - now_ns();
+      ns = left > 0 ? left : 0;
     }
   }
   if (n < 0) fail(aTHX_ "wait", n, -1);
@@ -360,7 +377,7 @@ _load(path)
       void *sym = dlsym(dl, symbols[i].name);
       if (!sym) {
         dlclose(dl);
-        croak("XPoll: %s has no %s: not the xpoll 1.x library", path, symbols[i].name);
+        croak("XPoll: %s has no %s: not the xpoll 1.1 (or later 1.x) library", path, symbols[i].name);
       }
       memcpy((char *)&lib + symbols[i].offset, &sym, sizeof sym);
     }
@@ -697,6 +714,17 @@ wake(self)
   CODE:
     rc = lib.wake(open_poller(aTHX_ self)->h);
     if (rc < 0) fail(aTHX_ "wake", rc, -1);
+
+int
+fileno(self)
+    SV *self
+  CODE:
+    /* The poller's own descriptor (xpoll_fd), or a croak with $! ENOTSUP
+     * where the backend has none. */
+    RETVAL = lib.fd(open_poller(aTHX_ self)->h);
+    if (RETVAL < 0) fail(aTHX_ "fileno", RETVAL, -1);
+  OUTPUT:
+    RETVAL
 
 MODULE = XPoll  PACKAGE = XPoll::Poll
 

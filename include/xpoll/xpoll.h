@@ -487,7 +487,6 @@ XPOLL_API int xpoll_wait_ns(xpoll_t *p, xpoll_event_t *events, int max, int64_t 
  */
 XPOLL_API int xpoll_wake(xpoll_t *p);
 
-/** @brief The backend of @p p ("epoll", "poll", ...), or NULL if @p p is NULL. */
 /**
  * @brief The poller's own descriptor, to nest the poller in another loop.
  *
@@ -517,7 +516,7 @@ XPOLL_API int xpoll_wake(xpoll_t *p);
  */
 XPOLL_API int xpoll_fd(const xpoll_t *p);
 
-/** @brief The backend's name ("epoll", "kqueue", "iocp", "poll", "select"), or NULL for a NULL poller. */
+/** @brief The backend of @p p ("epoll", "poll", ...), or NULL if @p p is NULL. */
 XPOLL_API const char *xpoll_backend(const xpoll_t *p);
 
 /** @brief The ::XPOLL_CAP_ONESHOT ... bits of @p p's backend, or 0 if @p p is NULL. */

@@ -23,6 +23,7 @@ BEGIN {
 
 use constant {
   IN        => $C{XPOLL_IN},
+  PRI       => $C{XPOLL_PRI},
   OUT       => $C{XPOLL_OUT},
   ERR       => $C{XPOLL_ERR},
   HUP       => $C{XPOLL_HUP},
@@ -34,7 +35,7 @@ use constant {
 };
 
 use Exporter qw(import);
-our @EXPORT_OK   = qw(IN OUT ERR HUP RDHUP ONESHOT EDGE EXCLUSIVE SHARED);
+our @EXPORT_OK   = qw(IN PRI OUT ERR HUP RDHUP ONESHOT EDGE EXCLUSIVE SHARED);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 my %MODE = (level => 0, oneshot => ONESHOT, edge => EDGE);
@@ -44,7 +45,8 @@ my %MODE = (level => 0, oneshot => ONESHOT, edge => EDGE);
 our %CAP_NAME = (XPOLL_CAP_ONESHOT => 'oneshot', XPOLL_CAP_EDGE => 'edge', XPOLL_CAP_RDHUP => 'rdhup',
                  XPOLL_CAP_NONSOCKET => 'nonsocket', XPOLL_CAP_UNBOUNDED => 'unbounded',
                  XPOLL_CAP_LIVE_CHANGES => 'live_changes', XPOLL_CAP_HANGUP => 'hangup',
-                 XPOLL_CAP_EXCLUSIVE => 'exclusive');
+                 XPOLL_CAP_EXCLUSIVE => 'exclusive', XPOLL_CAP_NS_TIMEOUT => 'ns_timeout', XPOLL_CAP_PRI => 'pri',
+                 XPOLL_CAP_FD => 'fd');
 our %ERRNO_OF = (XPOLL_EINVAL => 'EINVAL', XPOLL_EBADF => 'EBADF', XPOLL_EEXIST => 'EEXIST',
                  XPOLL_ENOENT => 'ENOENT', XPOLL_ENOMEM => 'ENOMEM', XPOLL_ENOTSUP => 'ENOTSUP',
                  XPOLL_ENOBACKEND => undef, XPOLL_EBUSY => 'EBUSY', XPOLL_EINTR => 'EINTR',
@@ -166,7 +168,8 @@ sub _fd {
       if $fh < 0 || $fh != int($fh) || $fh > 0x7fffffff;
     return int($fh);
   }
-  my $fd = openhandle($fh) ? fileno($fh) : undef;
+  # CORE::: this package has a fileno method of its own (the poller's descriptor).
+  my $fd = openhandle($fh) ? CORE::fileno($fh) : undef;
   _croak_errno(Errno::EBADF(), "XPoll: $what: not an open filehandle") unless defined $fd && $fd >= 0;
   return $fd;
 }
@@ -313,8 +316,10 @@ The compiled backends, best first.
 
   my @caps = XPoll->backend_capabilities('poll');
 
-What a backend can do: any of C<oneshot edge rdhup nonsocket unbounded live_changes hangup exclusive>.
-Croaks for a backend that is not compiled.
+What a backend can do: any of C<oneshot edge rdhup nonsocket unbounded live_changes hangup exclusive
+ns_timeout pri fd>. Croaks for a backend that is not compiled. C<ns_timeout>: C<wait> honours
+time-outs finer than a millisecond; C<pri>: C<PRI> can be watched; C<fd>: C<fileno> gives the
+poller's descriptor.
 
 =head2 limits
 
@@ -348,8 +353,8 @@ accepted for parity with the C API and costs nothing.
   $poller->add($fh_or_fd, $events, $data, mode => 'oneshot');
   $poller->add($listener, IN, $data, exclusive => 1);
 
-Watches a filehandle or descriptor number for C<IN>, C<OUT>, C<RDHUP> (C<ERR> and C<HUP> are always
-reported). C<$data> is any Perl scalar, kept alive while registered and returned with each event.
+Watches a filehandle or descriptor number for C<IN>, C<OUT>, C<RDHUP>, C<PRI> (C<ERR> and C<HUP> are
+always reported). C<$data> is any Perl scalar, kept alive while registered and returned with each event.
 The mode is C<level> (default), C<oneshot> or C<edge>, or C<ONESHOT>/C<EDGE> in C<$events>.
 Croaks, with C<$!> set, for a descriptor already registered (EEXIST), closed or not a descriptor
 (EBADF), or a mode the backend lacks (ENOTSUP); for an option it does not know (EINVAL, the
@@ -360,7 +365,13 @@ pollers watching the same open file with it (pre-forked workers, each with its o
 listening socket), one readiness change wakes one of them, not every one. Which one is the kernel's
 choice, and a wake that finds nothing (another worker took the connection) is still possible: accept
 non-blocking. Only backends with the C<exclusive> capability have it (epoll); the others croak with
-ENOTSUP. With the C<oneshot> mode or C<RDHUP> it croaks with EINVAL: the kernel refuses both.
+ENOTSUP. With the C<oneshot> mode, C<RDHUP> or C<PRI> it croaks with EINVAL: the kernel refuses them.
+
+C<PRI> asks for priority data: TCP urgent (out-of-band) data, as C<< send($sock, '!', MSG_OOB) >>
+sends it, or an exceptional condition a file announces so (a pseudo-terminal in packet mode, a Linux
+sysfs attribute). It is reported as C<PRI> in the events; read urgent data with
+C<< recv($sock, $buf, 1, MSG_OOB) >>. Only backends with the C<pri> capability watch it (epoll, poll,
+select); the others (kqueue) croak with ENOTSUP and register nothing.
 
 =head2 modify
 
@@ -389,6 +400,12 @@ registered. Remove a descriptor before closing it.
 Waits up to C<$timeout> seconds (C<undef>: until something happens; 0: not at all) and returns a
 list of C<[$fh_or_fd, $events, $data]>, with the filehandle or number given to C<add>.
 
+The time-out may be any fraction of a second: it is passed to the library in nanoseconds
+(C<xpoll_wait_ns>), rounded up, never down, so a wait with nothing to report never returns before
+it has passed. Backends with the C<ns_timeout> capability (epoll, kqueue, poll where the system has
+C<ppoll>, select) ask the kernel for the time as given, so C<< $poller->wait(0.0002) >> sleeps about
+200 microseconds plus the kernel's timer slack; the others round it up to whole milliseconds.
+
 A signal does not end the wait (an C<EINTR> from the library is never seen): its C<%SIG> handler
 runs, and the wait then goes on with the time left. To end the wait from the handler, call
 C<wake> in it (the wait returns no events) or die in it (the wait ends with that exception).
@@ -402,11 +419,26 @@ with C<$!> set to C<EINTR>.
 Makes a C<wait> in progress return (or the next one); on a C<shared> poller, every wait in
 progress. Usable from a signal handler of this process.
 
+=head2 fileno
+
+  my $fd = $poller->fileno;     # croaks with $! ENOTSUP where the backend has none
+
+The poller's own descriptor, to nest it in another event loop: it is readable while a C<wait>
+would report something (an event or a wake), and sometimes spuriously, so the other loop watches it
+for reading and then calls C<< $poller->wait(0) >>. The same number for the poller's life. Only
+backends with the C<fd> capability have one: epoll, and kqueue on macOS and the BSDs (not
+libkqueue's emulation on Linux). Elsewhere it croaks, with C<$!> set to C<ENOTSUP>, as every other
+failure of the library does. Watch it for reading only: never read it, close it, or add it to the
+poller itself; C<close> closes it.
+
+  my $outer = IO::Select->new($poller->fileno);
+  $poller->wait(0) if $outer->can_read(1);
+
 =head2 Constants
 
-  use XPoll qw(:all);   # IN OUT ERR HUP RDHUP ONESHOT EDGE EXCLUSIVE SHARED
+  use XPoll qw(:all);   # IN PRI OUT ERR HUP RDHUP ONESHOT EDGE EXCLUSIVE SHARED
 
-The header's event bits (C<IN>, C<OUT>, C<ERR>, C<HUP>, C<RDHUP>), mode bits (C<ONESHOT>, C<EDGE>),
+The header's event bits (C<IN>, C<PRI>, C<OUT>, C<ERR>, C<HUP>, C<RDHUP>), mode bits (C<ONESHOT>, C<EDGE>),
 C<EXCLUSIVE>, and the creation flag C<SHARED> (what C<< new(shared => 1) >> gives the library), with
 the values the XS module was compiled with. Capabilities are names (C<capabilities>), not constants.
 

@@ -96,8 +96,8 @@ def test_every_restated_constant_has_the_header_value(compiled):
 
 
 def test_the_public_constants_are_the_header_ones():
-    for name in ("IN", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "EXCLUSIVE", "SHARED", "CAP_EXCLUSIVE",
-                 "WAIT_MAX"):
+    for name in ("IN", "PRI", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "EXCLUSIVE", "SHARED", "CAP_EXCLUSIVE",
+                 "CAP_NS_TIMEOUT", "CAP_PRI", "CAP_FD", "WAIT_MAX"):
         assert getattr(xpoll, name) == _header.CONSTANTS["XPOLL_" + name]
 
 

@@ -6,8 +6,8 @@ import xpoll
 import xpoll.selectors
 
 API = {"Poller", "backends", "backend_capabilities", "limits", "raise_nofile", "probe", "version",
-       "IN", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "EXCLUSIVE", "SHARED", "CAP_EXCLUSIVE", "WAIT_MAX",
-       "UNLIMITED"}
+       "IN", "PRI", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "EXCLUSIVE", "SHARED", "CAP_EXCLUSIVE",
+       "CAP_NS_TIMEOUT", "CAP_PRI", "CAP_FD", "WAIT_MAX", "UNLIMITED"}
 SELECTORS_API = {"XpollSelector", "EVENT_READ", "EVENT_WRITE"}
 ASYNCIO_API = {"new_event_loop", "EventLoopPolicy", "install", "run"}
 SUBMODULES = {"selectors", "asyncio"}

@@ -26,13 +26,14 @@ from ._lib import lib as _clib
 # The package's public names are its API: everything else, the modules it uses included, is imported or
 # defined under a private name.
 __all__ = ["Poller", "backends", "backend_capabilities", "limits", "raise_nofile", "probe", "version",
-           "IN", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "EXCLUSIVE", "SHARED", "CAP_EXCLUSIVE", "WAIT_MAX",
-           "UNLIMITED"]
+           "IN", "PRI", "OUT", "ERR", "HUP", "RDHUP", "ONESHOT", "EDGE", "EXCLUSIVE", "SHARED", "CAP_EXCLUSIVE",
+           "CAP_NS_TIMEOUT", "CAP_PRI", "CAP_FD", "WAIT_MAX", "UNLIMITED"]
 
 # Event and mode bits, capabilities, error codes: restated in _header, which the tests check against xpoll.h.
-IN, OUT, ERR, HUP, RDHUP = _h.IN, _h.OUT, _h.ERR, _h.HUP, _h.RDHUP
+IN, PRI, OUT, ERR, HUP, RDHUP = _h.IN, _h.PRI, _h.OUT, _h.ERR, _h.HUP, _h.RDHUP
 ONESHOT, EDGE, EXCLUSIVE = _h.ONESHOT, _h.EDGE, _h.EXCLUSIVE
 SHARED, CAP_EXCLUSIVE = _h.SHARED, _h.CAP_EXCLUSIVE
+CAP_NS_TIMEOUT, CAP_PRI, CAP_FD = _h.CAP_NS_TIMEOUT, _h.CAP_PRI, _h.CAP_FD
 _MODES = {"level": 0, "oneshot": ONESHOT, "edge": EDGE}
 _CAPS = _h.CAPABILITIES
 
@@ -52,6 +53,13 @@ _iter_unpack = _struct.iter_unpack
 # ints are bounded to C int range before every call.
 _xpoll_wait = _clib["xpoll_wait"]
 _xpoll_wait.restype = _ctypes.c_int
+# A positive time-out goes to xpoll_wait_ns in nanoseconds, so that fractions of a millisecond are not
+# rounded away (a backend without XPOLL_CAP_NS_TIMEOUT rounds them up in the library). Its int64_t is
+# given as a c_int64, which ctypes passes as such without argtypes; -1 and 0 take xpoll_wait, which
+# means the same with them, and costs no c_int64.
+_xpoll_wait_ns = _clib["xpoll_wait_ns"]
+_xpoll_wait_ns.restype = _ctypes.c_int
+_c_int64 = _ctypes.c_int64
 # Likewise for registrations where a descriptor is a C int (not Windows, whose SOCKET is 64-bit). The
 # C data is not used (events are mapped back to Python data by descriptor): a constant zero, typed.
 if _sys.platform != "win32":
@@ -136,9 +144,10 @@ def _mask(events, mode, exclusive=False):
     return int(events)
 
 
-def _timeout_ms(timeout):
-    """select.epoll's rule: None or negative waits forever; else seconds (an int or a float), rounded up
-    to milliseconds, which must fit a C int. TypeError for another type, ValueError for NaN."""
+def _timeout_ns(timeout):
+    """select.epoll's rule, in nanoseconds: None or negative waits forever (-1); else seconds (an int or a
+    float) rounded up to nanoseconds, never down. As select.epoll, the time-out must fit a C int of
+    milliseconds (OverflowError beyond), TypeError for another type, ValueError for NaN."""
     if timeout is None:
         return -1
     if isinstance(timeout, float):
@@ -152,7 +161,10 @@ def _timeout_ms(timeout):
     ms = _math.ceil(timeout * 1000)  # OverflowError for an infinity
     if ms < _INT_MIN or ms > _INT_MAX:
         raise OverflowError("timeout is too large")
-    return -1 if ms < 0 else ms
+    if timeout < 0:
+        return -1
+    # An int exactly; a float through its product with 10**9, rounded up.
+    return timeout * 1_000_000_000 if isinstance(timeout, int) else _math.ceil(timeout * 1e9)
 
 
 def _backend_name(name):
@@ -296,8 +308,20 @@ class Poller:
     @property
     def capabilities(self):
         """What the backend can do: a frozenset of "oneshot", "edge", "rdhup", "nonsocket", "unbounded",
-        "live_changes", "hangup", "exclusive"."""
+        "live_changes", "hangup", "exclusive", "ns_timeout" (poll() honours fractions of a millisecond),
+        "pri" (PRI can be watched), "fd" (fileno() gives the poller's descriptor)."""
         return _cap_names(_clib.xpoll_capabilities(self._handle()))
+
+    def fileno(self):
+        """The poller's own descriptor (xpoll_fd), to nest it in another event loop: readable while a
+        poll() would report something (an event or a wake), and sometimes spuriously, so watch it for
+        reading and then poll(0). The same descriptor for the poller's life; close() closes it. Only
+        backends with the "fd" capability have one (epoll, and a kernel's kqueue, not libkqueue's);
+        the others raise OSError(ENOTSUP). Never read it, close it, or register it with this poller."""
+        rc = _clib.xpoll_fd(self._handle())
+        if rc < 0:
+            raise _error(rc)
+        return rc
 
     @property
     def shared(self):
@@ -307,8 +331,10 @@ class Poller:
     # -- registrations ---------------------------------------------------------------------------------
 
     def register(self, fileobj, events=IN, data=None, *, mode=None, exclusive=False):
-        """Watches fileobj for events (IN, OUT, RDHUP; ERR and HUP always). mode is "level" (default),
-        "oneshot" or "edge", or give ONESHOT or EDGE in events.
+        """Watches fileobj for events (IN, OUT, RDHUP, PRI; ERR and HUP always). mode is "level" (default),
+        "oneshot" or "edge", or give ONESHOT or EDGE in events. PRI is priority data (TCP urgent data,
+        sent with MSG_OOB): backends with the "pri" capability watch it (epoll, poll, select), the others
+        raise OSError(ENOTSUP).
 
         exclusive=True (or EXCLUSIVE in events) asks for exclusive wake-up: of several pollers watching the
         same file with it (workers sharing a listening socket), one readiness change wakes one of them, not
@@ -371,10 +397,12 @@ class Poller:
 
     def poll(self, timeout=None, maxevents=-1):
         """Waits up to timeout seconds (None: forever, 0: not at all) for events. Returns a list of
-        (fd, events, data). A signal that arrives runs its Python handler, and the wait goes on with the
+        (fd, events, data). The time-out is passed on in nanoseconds, rounded up, never down: backends
+        with the "ns_timeout" capability wait fractions of a millisecond as given, the others round up
+        to milliseconds. A signal that arrives runs its Python handler, and the wait goes on with the
         time left (PEP 475) unless the handler raised."""
         self._handle()
-        ms = _timeout_ms(timeout)
+        ns = _timeout_ns(timeout)
         if maxevents is not None:
             maxevents = _operator.index(maxevents)  # TypeError for a float, as select.epoll
             if maxevents < _INT_MIN or maxevents > _INT_MAX:
@@ -383,11 +411,11 @@ class Poller:
             maxevents = max(len(self._data), 1)
         elif maxevents == 0 or maxevents > WAIT_MAX:
             raise ValueError(f"maxevents must be between 1 and {WAIT_MAX}, or negative for all")
-        n, view = self._wait(min(maxevents, WAIT_MAX), ms)
+        n, view = self._wait(min(maxevents, WAIT_MAX), ns)
         data = self._data
         return [(fd, ev, data.get(fd)) for _, fd, ev in _iter_unpack(_EVENT_FMT, view[:n * _EVENT_SIZE])]
 
-    def _wait(self, maxevents, ms):
+    def _wait(self, maxevents, ns):
         """Waits; returns the count and a view of the buffer that holds the events. The hot path is one C
         call, made by ctypes with the GIL released."""
         if self._buffers is None:
@@ -398,16 +426,21 @@ class Poller:
                 b = self._buffers.b = _Buffer()
         buf, view = b.reserve(maxevents)
         # The deadline is fixed before the first wait, so that a signal does not start the time-out again.
-        deadline = _time.monotonic() + ms / 1000 if ms > 0 else None
-        n = _xpoll_wait(self._p, buf, maxevents, ms)
+        if ns > 0:
+            deadline = _time.monotonic_ns() + ns
+            n = _xpoll_wait_ns(self._p, buf, maxevents, _c_int64(ns))
+        else:
+            deadline = None
+            n = _xpoll_wait(self._p, buf, maxevents, ns)
         if n >= 0:
             return n, view
         while n == _EINTR:
             # Back in Python: a pending signal handler has run by now (and an exception it raised
             # propagates from here). Wait again for what is left.
             if deadline is not None:
-                ms = max(0, _math.ceil((deadline - _time.monotonic()) * 1000))
-            n = _xpoll_wait(self._handle(), buf, maxevents, ms)
+                n = _xpoll_wait_ns(self._handle(), buf, maxevents, _c_int64(max(0, deadline - _time.monotonic_ns())))
+            else:
+                n = _xpoll_wait(self._handle(), buf, maxevents, ns)
         if n < 0:
             raise _error(n)
         return n, view

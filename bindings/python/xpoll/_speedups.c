@@ -33,14 +33,14 @@
 
 typedef int (*add_fn)(xpoll_t *, xpoll_fd_t, uint32_t, uint64_t);
 typedef int (*remove_fn)(xpoll_t *, xpoll_fd_t);
-typedef int (*wait_fn)(xpoll_t *, xpoll_event_t *, int, int);
+typedef int (*wait_ns_fn)(xpoll_t *, xpoll_event_t *, int, int64_t);
 
 /* Set once by bind(). One library per process: the package loads it once. */
 static add_fn c_add, c_modify;
 static remove_fn c_remove;
-static wait_fn c_wait;
+static wait_ns_fn c_wait_ns;
 static PyObject *error_factory; /* xpoll._error(rc, fd): the exception for an XPOLL_E* code */
-static PyObject *timeout_ms_py; /* xpoll.selectors._select_timeout_ms(timeout): the rule for other types */
+static PyObject *timeout_ns_py; /* xpoll.selectors._select_timeout_ns(timeout): the rule for other types */
 static PyTypeObject *key_type;  /* selectors.SelectorKey */
 
 typedef struct {
@@ -51,13 +51,13 @@ typedef struct {
   int waiting; /* a select() is in xpoll_wait with the GIL released: the buffer is in use */
 } Selector;
 
-static int64_t monotonic_ms(void) {
+static int64_t monotonic_ns(void) {
 #ifdef _WIN32
-  return (int64_t)GetTickCount64();
+  return (int64_t)GetTickCount64() * 1000000;
 #else
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 #endif
 }
 
@@ -72,7 +72,7 @@ static void set_error(int rc, long fd) {
 }
 
 static int check_bound(void) {
-  if (c_wait == NULL) {
+  if (c_wait_ns == NULL) {
     PyErr_SetString(PyExc_RuntimeError, "xpoll._speedups is not bound to a library (bind() first)");
     return -1;
   }
@@ -322,45 +322,46 @@ done:
   return new_k;
 }
 
-/* The time-out in milliseconds by the standard library's rule (None blocks, non-positive polls, else
- * rounded up); ints and floats here, anything else through the Python rule. -1 with an exception set. */
-static int timeout_ms(PyObject *timeout, int *ms) {
+/* The time-out in nanoseconds by the standard library's rule (None blocks, non-positive polls, else
+ * rounded up, with OverflowError beyond a C int of milliseconds), but not rounded to milliseconds:
+ * xpoll_wait_ns takes the nanoseconds, and a backend without XPOLL_CAP_NS_TIMEOUT rounds them up itself.
+ * Ints and floats here, anything else through the Python rule. -1 with an exception set. */
+static int timeout_ns(PyObject *timeout, int64_t *ns) {
   if (timeout == Py_None) {
-    *ms = -1;
+    *ns = -1;
     return 0;
   }
   if (PyFloat_CheckExact(timeout)) {
-    double t = PyFloat_AS_DOUBLE(timeout), m;
+    double t = PyFloat_AS_DOUBLE(timeout);
     if (t <= 0) {
-      *ms = 0;
+      *ns = 0;
       return 0;
     }
-    m = ceil(t * 1000);
-    if (t == t && m <= INT_MAX) {
-      *ms = (int)m;
+    if (t == t && ceil(t * 1000) <= INT_MAX) {
+      *ns = (int64_t)ceil(t * 1e9); /* at most about 2.1e15: exact in a double's range of integers */
       return 0;
     }
   } else if (PyLong_CheckExact(timeout)) {
     int overflow;
     long v = PyLong_AsLongAndOverflow(timeout, &overflow);
     if (overflow < 0 || (overflow == 0 && v <= 0)) {
-      *ms = 0;
+      *ns = 0;
       return 0;
     }
     if (overflow == 0 && v <= INT_MAX / 1000) {
-      *ms = (int)(v * 1000);
+      *ns = (int64_t)v * 1000000000;
       return 0;
     }
   }
   /* NaN, too large, or another type: the Python rule says which exception. */
   {
-    PyObject *r = PyObject_CallFunctionObjArgs(timeout_ms_py, timeout, NULL);
-    long v;
+    PyObject *r = PyObject_CallFunctionObjArgs(timeout_ns_py, timeout, NULL);
+    long long v;
     if (r == NULL) return -1;
-    v = PyLong_AsLong(r);
+    v = PyLong_AsLongLong(r);
     Py_DECREF(r);
     if (v == -1 && PyErr_Occurred()) return -1;
-    *ms = (int)v;
+    *ns = (int64_t)v;
     return 0;
   }
 }
@@ -368,8 +369,8 @@ static int timeout_ms(PyObject *timeout, int *ms) {
 static PyObject *Selector_select(Selector *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
   PyObject *timeout = Py_None, *ready;
   Py_ssize_t registered, count = 0;
-  int ms, max, n, i;
-  int64_t deadline;
+  int max, n, i;
+  int64_t ns, deadline;
   if (nargs > 1) return PyErr_Format(PyExc_TypeError, "select() takes at most 1 argument (%zd given)", nargs);
   if (nargs == 1) timeout = args[0];
   if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
@@ -378,7 +379,7 @@ static PyObject *Selector_select(Selector *self, PyObject *const *args, Py_ssize
       return PyErr_Format(PyExc_TypeError, "select() takes one argument, timeout");
     timeout = args[0];
   }
-  if (attached(self) < 0 || timeout_ms(timeout, &ms) < 0) return NULL;
+  if (attached(self) < 0 || timeout_ns(timeout, &ns) < 0) return NULL;
   if (self->p == NULL) {
     PyErr_SetString(PyExc_ValueError, "I/O operation on a closed selector");
     return NULL;
@@ -397,14 +398,14 @@ static PyObject *Selector_select(Selector *self, PyObject *const *args, Py_ssize
     self->ev_cap = cap;
   }
   /* The deadline is fixed before the first wait, so that a signal does not start the time-out again. */
-  deadline = ms > 0 ? monotonic_ms() + ms : 0;
+  deadline = ns > 0 ? monotonic_ns() + ns : 0;
   for (;;) {
     xpoll_t *p = self->p;
     self->waiting = 1;
-    if (ms == 0) {
-      n = c_wait(p, self->ev, max, 0); /* a poll: not worth releasing the GIL */
+    if (ns == 0) {
+      n = c_wait_ns(p, self->ev, max, 0); /* a poll: not worth releasing the GIL */
     } else {
-      Py_BEGIN_ALLOW_THREADS n = c_wait(p, self->ev, max, ms);
+      Py_BEGIN_ALLOW_THREADS n = c_wait_ns(p, self->ev, max, ns);
       Py_END_ALLOW_THREADS
     }
     self->waiting = 0;
@@ -415,9 +416,9 @@ static PyObject *Selector_select(Selector *self, PyObject *const *args, Py_ssize
       PyErr_SetString(PyExc_ValueError, "I/O operation on a closed selector");
       return NULL;
     }
-    if (ms > 0) {
-      int64_t left = deadline - monotonic_ms();
-      ms = left > 0 ? (int)left : 0;
+    if (ns > 0) {
+      int64_t left = deadline - monotonic_ns();
+      ns = left > 0 ? left : 0;
     }
   }
   if (n < 0) {
@@ -568,18 +569,19 @@ static PyObject *bind(PyObject *module, PyObject *args) {
   c_add = (add_fn)a;
   c_modify = (add_fn)m;
   c_remove = (remove_fn)r;
-  c_wait = (wait_fn)w;
+  c_wait_ns = (wait_ns_fn)w;
   Py_INCREF(err);
   Py_XSETREF(error_factory, err);
   Py_INCREF(tmo);
-  Py_XSETREF(timeout_ms_py, tmo);
+  Py_XSETREF(timeout_ns_py, tmo);
   Py_RETURN_NONE;
 }
 
 static PyMethodDef module_methods[] = {
     {"bind", bind, METH_VARARGS,
-     "bind(add, modify, remove, wait, error, timeout_ms): the addresses of xpoll_add, xpoll_modify, xpoll_remove "
-     "and xpoll_wait in the loaded library, the factory of exceptions for XPOLL_E* codes, and the time-out rule."},
+     "bind(add, modify, remove, wait_ns, error, timeout_ns): the addresses of xpoll_add, xpoll_modify, "
+     "xpoll_remove and xpoll_wait_ns in the loaded library, the factory of exceptions for XPOLL_E* codes, and the "
+     "time-out rule (seconds to nanoseconds)."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT,

@@ -14,22 +14,23 @@ import selectors as _selectors
 from selectors import EVENT_READ, EVENT_WRITE
 
 from . import Poller as _Poller
-from . import _error, _lib, _timeout_ms
+from . import _error, _lib, _timeout_ns
 from . import _header as _h
 from . import _speedups
 
 __all__ = ["XpollSelector", "EVENT_READ", "EVENT_WRITE"]
 
 
-def _select_timeout_ms(timeout):
-    """select()'s time-out in milliseconds, by the standard library's rule: None blocks, non-positive does not
-    wait, else round up to milliseconds (OverflowError beyond a C int of them, as EpollSelector and
-    PollSelector). _speedups does ints and floats itself and calls this for anything else."""
+def _select_timeout_ns(timeout):
+    """select()'s time-out in nanoseconds, by the standard library's rule: None blocks, non-positive does not
+    wait, else round up (OverflowError beyond a C int of milliseconds, as EpollSelector and PollSelector);
+    not to milliseconds, as they do, but to nanoseconds, which xpoll_wait_ns takes. _speedups does ints and
+    floats itself and calls this for anything else."""
     if timeout is None:
         return -1
     if timeout <= 0:
         return 0
-    return _timeout_ms(timeout)
+    return _timeout_ns(timeout)
 
 
 def _address(name):
@@ -37,8 +38,8 @@ def _address(name):
 
 
 assert _speedups.EVENT_SIZE == _ctypes.sizeof(_h.Event)
-_speedups.bind(_address("xpoll_add"), _address("xpoll_modify"), _address("xpoll_remove"), _address("xpoll_wait"),
-               _error, _select_timeout_ms)
+_speedups.bind(_address("xpoll_add"), _address("xpoll_modify"), _address("xpoll_remove"), _address("xpoll_wait_ns"),
+               _error, _select_timeout_ns)
 
 
 class _Map:
@@ -81,14 +82,21 @@ class XpollSelector(_speedups.SelectorBase, _selectors.BaseSelector):
     """A selector over xpoll backend `backend` (None: the best compiled one).
 
     register(), unregister(), modify(), select() and get_key() are the C base class's (xpoll._speedups): the
-    standard library's rules, one C call each. An XpollSelector has no fileno(): an xpoll poller has no single
-    descriptor to watch (the standard library's rule for such a selector is to have no such attribute).
+    standard library's rules, one C call each. select(timeout) waits fractions of a millisecond as given
+    where the backend has the "ns_timeout" capability (the standard library's selectors round up to
+    milliseconds).
+
+    fileno() is there only where the backend has the "fd" capability (epoll, a kernel's kqueue): the
+    poller's descriptor, as EpollSelector.fileno() gives the epoll set's. Elsewhere the selector has no
+    such attribute, which is the standard library's rule for a selector with no single descriptor.
     """
 
     def __init__(self, backend=None):
         self._poller = _Poller(backend)
         self._attach(self._poller._p.value)
         self._map = _Map(self)
+        if "fd" in self._poller.capabilities:
+            self.fileno = self._poller.fileno
 
     @property
     def backend(self):
