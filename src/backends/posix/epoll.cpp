@@ -17,9 +17,13 @@
 // every change that involves it is made as EPOLL_CTL_DEL and EPOLL_CTL_ADD.
 //
 // A time-out with a part below a millisecond is waited with epoll_pwait2
-// (Linux 5.11), which takes a timespec; on an older kernel ppoll() waits on
-// the epoll descriptor itself that long, and epoll_wait() then takes what is
-// ready without blocking. Whole milliseconds (and for ever) are epoll_wait.
+// (Linux 5.11), which takes a timespec. On an older kernel the whole
+// milliseconds are waited in epoll_wait(), and only what is left of the last
+// one by ppoll() on the epoll descriptor itself, after which epoll_wait()
+// takes what is ready without blocking: a waiter in ppoll() is woken as a
+// poll waiter, which EPOLLEXCLUSIVE does not count as woken (every
+// exclusive poller's would be), so it waits there as briefly as it can.
+// Whole milliseconds (and for ever) are epoll_wait.
 //
 // The poller's descriptor (xpoll_fd) is a second epoll set, made on demand,
 // that watches the first: the first is replaced when the set is rebuilt,
@@ -39,7 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <climits>
 
 #include <memory>
 #include <vector>
@@ -195,6 +201,16 @@ class EpollBackend final : public Backend {
       int n = pwait2(epfd_, events, max, &ts);
       if (n >= 0 || errno != ENOSYS) return n;
       no_pwait2_.store(true, std::memory_order_relaxed);
+    }
+    if (timeout_ns >= kNsPerMs) {
+      struct timespec t0, t1;
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      int n = epoll_wait(epfd_, events, max, static_cast<int>(std::min<int64_t>(timeout_ns / kNsPerMs, INT_MAX)));
+      if (n != 0) return n;
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      timeout_ns -= (t1.tv_sec - t0.tv_sec) * int64_t{1000000000} + (t1.tv_nsec - t0.tv_nsec);
+      if (timeout_ns <= 0) return 0;
+      ts = to_timespec(timeout_ns);
     }
     struct pollfd pfd = {epfd_, POLLIN, 0};
     int ready = ppoll(&pfd, 1, &ts, nullptr);
