@@ -19,6 +19,7 @@ struct options {
   const char *backend;
   int n, active, writes, rounds, warmup, timeout_s;
   const char *layout;
+  const char *renew;
 };
 
 static const char *layout_name(enum ring_layout l) { return l == RING_CLASSIC ? "classic" : "bidir"; }
@@ -41,9 +42,9 @@ static void on_alarm(int sig) {
 static void usage(const char *prog) {
   fprintf(stderr,
           "usage: %s --backend NAME [-n N] [-a ACTIVE] [-w WRITES] [--rounds R] [--warmup K]\n"
-          "          [--layout auto|classic|bidir] [--timeout SECONDS]\n"
+          "          [--layout auto|classic|bidir] [--renew readd|modify] [--timeout SECONDS]\n"
           "       %s --list-backends\n"
-          "defaults: -n 1000 -a 100 -w N --rounds 50 --warmup 5 --layout auto --timeout 10\n",
+          "defaults: -n 1000 -a 100 -w N --rounds 50 --warmup 5 --layout auto --renew readd --timeout 10\n",
           prog, prog);
 }
 
@@ -65,6 +66,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
   o->warmup = 5;
   o->timeout_s = 10;
   o->layout = "auto";
+  o->renew = "readd";
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -73,6 +75,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
       o->backend = v;
     else if (!strcmp(a, "--layout") && v)
       o->layout = v;
+    else if (!strcmp(a, "--renew") && v)
+      o->renew = v;
     else if (!strcmp(a, "-n") && v)
       bad = parse_int(v, 2, &o->n);
     else if (!strcmp(a, "-a") && v)
@@ -93,6 +97,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
   if (o->writes < 0) o->writes = o->n; /* libevent's bench.c: as many writes as pipes */
   if (!o->backend || o->active > o->n) return -1;
   if (strcmp(o->layout, "auto") && strcmp(o->layout, "classic") && strcmp(o->layout, "bidir")) return -1;
+  if (strcmp(o->renew, "readd") && strcmp(o->renew, "modify")) return -1;
   return 0;
 }
 
@@ -118,6 +123,7 @@ static int build_ring(struct ring *r, const struct options *o, long limit) {
   r->n = o->n;
   r->active = o->active;
   r->writes = o->writes;
+  r->renew_modify = !strcmp(o->renew, "modify");
   if (!strcmp(o->layout, "auto"))
     r->layout = 2L * o->n + RING_SPARE_FDS <= limit ? RING_CLASSIC : RING_BIDIR;
   else
@@ -198,9 +204,11 @@ static double quantile_us(int64_t *v, int n, double p) {
 
 static void print_line(const struct ring_impl *impl, const struct options *o, const struct ring *r,
                        const char *status) {
-  printf("impl=%s\tbackend=%s\tn=%d\tactive=%d\twrites=%d\trounds=%d\twarmup=%d\tlayout=%s\tdescriptors=%d\tmaxfd=%d",
-         impl->name, o->backend, o->n, o->active, o->writes, o->rounds, o->warmup, layout_name(r->layout),
-         r->descriptors, r->maxfd);
+  printf(
+      "impl=%s\tbackend=%s\tn=%d\tactive=%d\twrites=%d\trounds=%d\twarmup=%d\tlayout=%s\trenew=%s\tdescriptors=%"
+      "d\tmaxfd=%d",
+      impl->name, o->backend, o->n, o->active, o->writes, o->rounds, o->warmup, layout_name(r->layout), o->renew,
+      r->descriptors, r->maxfd);
   if (strcmp(status, "ok")) printf("\tstatus=%s\n", status);
 }
 
@@ -213,7 +221,7 @@ static int run_round(const struct ring_impl *impl, struct ring *r, int round, in
   r->reads = 0;
   r->writes_left = 0;
   t0 = now_ns();
-  rc = impl->renew(r);
+  rc = r->renew_modify ? impl->renew_modify(r) : impl->renew(r);
   if (rc == 0) rc = impl->dispatch(r); /* where deferred changes are applied */
   t1 = now_ns();
   if (rc != 0) return rc;
@@ -286,6 +294,10 @@ int ring_main(int argc, char **argv, const struct ring_impl *impl) {
   /* The ring is made before the loop, so that its descriptors get the same
    * numbers in every implementation. */
   rc = build_ring(&r, &o, limit);
+  if (rc == 0 && r.renew_modify && !impl->renew_modify) {
+    fprintf(stderr, "unsupported: %s has no modify idiom (--renew modify)\n", impl->name);
+    rc = RING_EXIT_UNSUPPORTED;
+  }
   if (rc != 0) {
     free_ring(&r);
     return rc;

@@ -36,10 +36,12 @@ struct ring {
   int active; /* bytes put into the ring at the start of a round */
   int writes; /* bytes passed on per round */
   enum ring_layout layout;
-  int descriptors; /* descriptors the ring holds */
-  int maxfd;       /* highest of them */
-  int *rfd;        /* rfd[k]: the descriptor watched for slot k */
-  int *feed;       /* feed[k]: writing one byte here makes rfd[k] readable */
+  int renew_modify; /* --renew modify: renewal pauses and resumes each registration instead of removing and adding
+                       it (xpoll only; the others answer RING_EXIT_UNSUPPORTED) */
+  int descriptors;  /* descriptors the ring holds */
+  int maxfd;        /* highest of them */
+  int *rfd;         /* rfd[k]: the descriptor watched for slot k */
+  int *feed;        /* feed[k]: writing one byte here makes rfd[k] readable */
   /* Counted by ring_on_readable() during a round. */
   long reads;
   long writes_left;
@@ -63,6 +65,9 @@ struct ring_impl {
   int (*dispatch)(struct ring *r);
   /* Unregisters everything and frees the loop (the driver closes the ring). */
   void (*close)(struct ring *r);
+  /* --renew modify: renews all N registrations by pausing each (interest
+   * none) and resuming it. NULL where the library has no such call. */
+  int (*renew_modify)(struct ring *r);
 };
 
 /* The read callback's work: read one byte from slot k, count it, and while

@@ -110,6 +110,6 @@ static void lev_close(struct ring *r) {
 }
 
 int main(int argc, char **argv) {
-  static const struct ring_impl impl = {"libevent", lev_list, lev_open, lev_renew, lev_dispatch, lev_close};
+  static const struct ring_impl impl = {"libevent", lev_list, lev_open, lev_renew, lev_dispatch, lev_close, NULL};
   return ring_main(argc, argv, &impl);
 }

@@ -101,6 +101,6 @@ static void luv_close(struct ring *r) {
 }
 
 int main(int argc, char **argv) {
-  static const struct ring_impl impl = {"libuv", luv_list, luv_open, luv_renew, luv_dispatch, luv_close};
+  static const struct ring_impl impl = {"libuv", luv_list, luv_open, luv_renew, luv_dispatch, luv_close, NULL};
   return ring_main(argc, argv, &impl);
 }

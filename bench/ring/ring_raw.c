@@ -153,6 +153,6 @@ static void raw_close(struct ring *r) {
 }
 
 int main(int argc, char **argv) {
-  static const struct ring_impl impl = {"raw", raw_list, raw_open, raw_renew, raw_dispatch, raw_close};
+  static const struct ring_impl impl = {"raw", raw_list, raw_open, raw_renew, raw_dispatch, raw_close, NULL};
   return ring_main(argc, argv, &impl);
 }
