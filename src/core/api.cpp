@@ -9,7 +9,7 @@
 
 struct xpoll_poller {
   xpoll::detail::Poller poller;
-  xpoll_poller(std::unique_ptr<xpoll::detail::Backend> b, const xpoll::detail::BackendInfo& info, bool shared) noexcept
+  xpoll_poller(std::unique_ptr<xpoll::detail::Backend> b, const xpoll::detail::BackendInfo& info, bool shared)
       : poller(std::move(b), info, shared) {}
 };
 
@@ -70,20 +70,20 @@ XPOLL_API int xpoll_add(xpoll_t* p, xpoll_fd_t fd, uint32_t events, uint64_t dat
   int rc = check(p, fd);
   if (rc == 0) rc = p->poller.check_interest(events);
   if (rc != 0) return rc;
-  return guarded([&] { return p->poller.add(fd, events, data); });
+  return p->poller.add(fd, events, data);  // noexcept
 }
 
 XPOLL_API int xpoll_modify(xpoll_t* p, xpoll_fd_t fd, uint32_t events, uint64_t data) {
   int rc = check(p, fd);
   if (rc == 0) rc = p->poller.check_interest(events);
   if (rc != 0) return rc;
-  return guarded([&] { return p->poller.modify(fd, events, data); });
+  return p->poller.modify(fd, events, data);  // noexcept
 }
 
 XPOLL_API int xpoll_remove(xpoll_t* p, xpoll_fd_t fd) {
   int rc = check(p, fd);
   if (rc != 0) return rc;
-  return guarded([&] { return p->poller.remove(fd); });
+  return p->poller.remove(fd);  // noexcept
 }
 
 XPOLL_API int xpoll_wait(xpoll_t* p, xpoll_event_t* events, int max, int timeout_ms) {

@@ -14,24 +14,10 @@
 #include <memory>
 #include <vector>
 
+#include "core/table.hpp"
 #include "xpoll/xpoll.h"
 
 namespace xpoll::detail {
-
-// The kernel side of one registration, as the core asks for it and as the
-// backend last applied it.
-struct KernelState {
-  bool on = false;        // the backend holds a registration
-  bool paused = false;    // a reported oneshot registration not yet re-armed: nothing is watched
-  uint32_t interest = 0;  // XPOLL_IN, XPOLL_OUT, XPOLL_RDHUP and the mode bits
-
-  // The interest in force: none while off or paused.
-  uint32_t watched() const noexcept { return on && !paused ? interest : 0; }
-  bool operator==(const KernelState& o) const noexcept {
-    return on == o.on && paused == o.paused && interest == o.interest;
-  }
-  bool operator!=(const KernelState& o) const noexcept { return !(*this == o); }
-};
 
 // Internal capability bits, kept above the public XPOLL_CAP_* bits.
 // kCapNativeOneshot: the kernel disarms a oneshot registration by itself when
@@ -48,6 +34,9 @@ constexpr uint32_t kCapKernelState = 1u << 17;
 // kernel (between prepare() and collect()).
 constexpr uint32_t kCapWaitSlots = 1u << 18;
 constexpr uint32_t kCapConcurrentWait = 1u << 19;
+// kCapCarry: a slot may keep events a wait took and had no room for
+// (has_carry(); kqueue). Without it the core never asks.
+constexpr uint32_t kCapCarry = 1u << 20;
 constexpr uint32_t kPublicCapMask = 0xffffu;
 
 // A registration's generation names it in the events a backend reports, so
@@ -120,32 +109,62 @@ class SlotStore {
   std::vector<std::unique_ptr<T>> slots_;
 };
 
-// Receives what a backend's wait found. Implemented by the core.
+// Receives what a backend's wait found, into the caller's array. emit() is
+// inline: it is called once per event.
 class EventSink {
  public:
   enum Result { kAccepted, kSkipped, kFull };
 
-  EventSink(Poller& poller, Waiter& waiter) : poller_(poller), waiter_(waiter) {}
+  EventSink(Poller& poller, Waiter& waiter, FdTable& table, uint32_t caps, xpoll_event_t* out, int max) noexcept
+      : poller_(poller), waiter_(waiter), regs_(table.data()), size_(table.size()), caps_(caps), out_(out), max_(max) {}
 
-  // Reports readiness of fd (XPOLL_IN/OUT/ERR/HUP/RDHUP bits). generation is
+  // Reports readiness of fd (XPOLL_IN/OUT/ERR/HUP/RDHUP/PRI bits). generation is
   // what the backend was given for this registration in apply(), or kNoGeneration.
   // kFull means the caller's array is full: the backend should stop and
   // remember where, so that the next wait starts there.
-  Result emit(xpoll_fd_t fd, uint32_t events, uint64_t generation);
+  Result emit(xpoll_fd_t fd, uint32_t events, uint64_t generation) noexcept {
+    size_t i = fd_index(fd);
+    Reg* r = i < size_ ? regs_ + i : nullptr;
+    if (!r || !r->registered || r->dead || (generation != kNoGeneration && generation != r->generation))
+      return stale(fd, generation);
+    if (!r->armed) return kSkipped;
+    // An error or hang-up means a read or write would not block: report it as
+    // readiness for whichever of them was asked for, on every backend.
+    if (events & kAlwaysBits) events |= r->interest & (XPOLL_IN | XPOLL_OUT);
+    events &= (r->interest & kInterestBits) | kAlwaysBits;
+    if (events == 0) return kSkipped;
+    out_[count_++] = xpoll_event_t{r->data, fd, events};
+    if (r->interest & XPOLL_ONESHOT) {
+      r->armed = false;
+      if (caps_ & kCapNativeOneshot)
+        r->kernel = wanted(*r);  // the kernel disarmed it as it reported it
+      else
+        requeue(fd, *r);
+    }
+    return count_ >= max_ ? kFull : kAccepted;
+  }
   // The descriptor was found closed (POLLNVAL, EBADF): stop watching it.
-  void dead(xpoll_fd_t fd);
+  void dead(xpoll_fd_t fd) noexcept;
   // The wake channel fired and the backend has drained it.
-  void woken();
+  void woken() noexcept;
 
-  int count() const { return count_; }
-  bool full() const { return count_ >= max_; }
+  int count() const noexcept { return count_; }
+  bool full() const noexcept { return count_ >= max_; }
 
  private:
   friend class Poller;
+  // An event of a registration removed or replaced since (poller.cpp).
+  Result stale(xpoll_fd_t fd, uint64_t generation) noexcept;
+  // A oneshot registration the core disarms itself (poller.cpp).
+  void requeue(xpoll_fd_t fd, Reg& r) noexcept;
+
   Poller& poller_;
   Waiter& waiter_;
-  xpoll_event_t* out_ = nullptr;
-  int max_ = 0;
+  Reg* const regs_;  // the table's entries: it does not grow while a wait collects
+  const size_t size_;
+  const uint32_t caps_;
+  xpoll_event_t* const out_;
+  const int max_;
   int count_ = 0;
   int stale_ = 0;
   int linger_ = 0;  // of the stale events, those of a registration the kernel may still hold
@@ -168,6 +187,14 @@ class Backend {
   // unchanged.
   virtual int apply(xpoll_fd_t fd, const KernelState& have, const KernelState& want, uint32_t generation,
                     unsigned how) noexcept = 0;
+
+  // apply(fd, state, state, generation, kVerify) for a registration the
+  // kernel holds as `state`: that the number still names the file it was
+  // made for (kKeptGeneration), or that a new file is now registered. A
+  // backend may answer it more cheaply than the general apply().
+  virtual int confirm(xpoll_fd_t fd, const KernelState& state, uint32_t generation) noexcept {
+    return apply(fd, state, state, generation, kVerify);
+  }
 
   // Brackets the `count` changes the core applies before a wait. Between the
   // two a backend may queue what apply() is asked and submit it all at once

@@ -6,11 +6,6 @@ namespace xpoll::detail {
 
 namespace {
 
-constexpr uint32_t kInterestBits = XPOLL_IN | XPOLL_OUT | XPOLL_RDHUP | XPOLL_PRI;
-constexpr uint32_t kModeBits = XPOLL_ONESHOT | XPOLL_EDGE;
-constexpr uint32_t kFlagBits = XPOLL_EXCLUSIVE;
-constexpr uint32_t kAlwaysBits = XPOLL_ERR | XPOLL_HUP;
-
 // A wait loops internally when everything it saw was stale; this bounds how
 // often in a row, so that no pathology turns into a spin. Internal wakes (a
 // change made by another thread) do not count: each one is real progress.
@@ -31,43 +26,26 @@ constexpr int64_t kLongestTimeout = int64_t{1000000000} * 3600 * 24 * 365 * 31;
 
 }  // namespace
 
-EventSink::Result EventSink::emit(xpoll_fd_t fd, uint32_t events, uint64_t generation) {
-  return poller_.on_event(*this, fd, events, generation);
+EventSink::Result EventSink::stale(xpoll_fd_t fd, uint64_t generation) noexcept {
+  ++stale_;
+  if (poller_.lingering_.explains(fd, generation)) ++linger_;
+  return kSkipped;
 }
-void EventSink::dead(xpoll_fd_t fd) {
+void EventSink::requeue(xpoll_fd_t fd, Reg& r) noexcept { poller_.enqueue(fd, r); }
+void EventSink::dead(xpoll_fd_t fd) noexcept {
   ++dead_;
   poller_.on_dead(fd);
 }
-void EventSink::woken() { poller_.on_woken(*this); }
+void EventSink::woken() noexcept { poller_.on_woken(*this); }
 
-Poller::Poller(std::unique_ptr<Backend> backend, const BackendInfo& info, bool shared) noexcept
+Poller::Poller(std::unique_ptr<Backend> backend, const BackendInfo& info, bool shared)
     : backend_(std::move(backend)), info_(info), caps_(info.caps), fork_gen_(fork_generation()), shared_(shared) {}
 
 Poller::~Poller() = default;
 
-int Poller::check_interest(uint32_t events) const noexcept {
-  if (events & ~(kInterestBits | kModeBits | kFlagBits | kAlwaysBits)) return XPOLL_EINVAL;
-  if ((events & kModeBits) == kModeBits) return XPOLL_EINVAL;
-  if ((events & XPOLL_EDGE) && !(caps_ & XPOLL_CAP_EDGE)) return XPOLL_ENOTSUP;
-  if ((events & XPOLL_RDHUP) && !(caps_ & XPOLL_CAP_RDHUP)) return XPOLL_ENOTSUP;
-  if ((events & XPOLL_PRI) && !(caps_ & XPOLL_CAP_PRI)) return XPOLL_ENOTSUP;
-  if (events & XPOLL_EXCLUSIVE) {
-    if (!(caps_ & XPOLL_CAP_EXCLUSIVE)) return XPOLL_ENOTSUP;
-    // The kernel (EPOLLEXCLUSIVE) takes neither oneshot, nor read hang-up,
-    // nor priority data.
-    if (events & (XPOLL_ONESHOT | XPOLL_RDHUP | XPOLL_PRI)) return XPOLL_EINVAL;
-  }
-  return 0;
-}
-
-KernelState Poller::want_of(const Reg& r) const noexcept {
-  if (!r.registered || r.dead) return KernelState{};
-  return KernelState{true, !r.armed, r.interest};
-}
-
 // Applies the registration's wanted state through the backend.
 int Poller::apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept {
-  KernelState want = want_of(r);
+  KernelState want = wanted(r);
   bool renew = r.renew && want.on;
   if (want == r.kernel && !verify && !renew) return 0;
   uint32_t generation = r.generation;
@@ -78,32 +56,34 @@ int Poller::apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept {
   // waiter collects it, counts for the new one.
   if (want.on && (!r.kernel.on || verify || (r.kernel.paused && !want.paused))) ++generation;
   unsigned how = (verify ? kVerify : kChange) | (renew ? kRenew : kChange);
-  int rc = backend_->apply(fd, r.kernel, want, generation, how);
-  if (rc < 0) {
-    if (r.kernel.on) lingering_.note(fd, r.generation);
-    return rc;
+  return settle(fd, r, want, generation, backend_->apply(fd, r.kernel, want, generation, how));
+}
+
+// Records what the backend answered for a change to `want` under
+// `generation` (see Backend::apply()).
+int Poller::settle(xpoll_fd_t fd, Reg& r, const KernelState& want, uint32_t generation, int rc) noexcept {
+  if (rc == kKeptGeneration) {
+    generation = r.generation;
+  } else if (rc != 0) {
+    if (rc < 0) {
+      if (r.kernel.on) lingering_.note(fd, r.generation);
+      return rc;
+    }
+    if (rc == kMayLinger) lingering_.note(fd, r.generation);
+    if (rc == kRebuild) rebuild_ = true;
   }
-  if (rc == kKeptGeneration) generation = r.generation;
-  if (rc == kMayLinger) lingering_.note(fd, r.generation);
-  if (rc == kRebuild) rebuild_ = true;
   r.kernel = want;
   r.generation = generation;
   r.renew = false;
   return 0;
 }
 
-void Poller::enqueue(xpoll_fd_t fd, Reg& r) noexcept {
-  if (r.queued) return;
-  r.queued = true;
-  changes_.push_back(fd);  // cannot throw: capacity >= table size
-}
-
-// Records a change made by a caller. Without a waiter it waits in the change
-// list for the next wait, so that churn that cancels out costs nothing. With
-// a waiter, a backend that can change its kernel set under a blocked wait
-// applies it now; the others wake the waiter to rebuild.
-void Poller::changed(xpoll_fd_t fd, Reg& r) noexcept {
-  if (waiting_ && (caps_ & XPOLL_CAP_LIVE_CHANGES)) {
+// A change made by a caller while a wait is in progress. (Without a waiter
+// it waits in the change list for the next wait, so that churn that cancels
+// out costs nothing: see changed().) A backend that can change its kernel set
+// under a blocked wait applies it now; the others wake the waiter to rebuild.
+void Poller::changed_under_wait(xpoll_fd_t fd, Reg& r) noexcept {
+  if (caps_ & XPOLL_CAP_LIVE_CHANGES) {
     int rc = apply(fd, r, false);
     if (rc == XPOLL_ENOMEM) {
       // No memory now: the waiter retries it before it waits again.
@@ -117,7 +97,7 @@ void Poller::changed(xpoll_fd_t fd, Reg& r) noexcept {
     return;
   }
   enqueue(fd, r);
-  if (waiting_) signal_internal();
+  signal_internal();
 }
 
 // The kernel refuses a change only when the descriptor was closed or
@@ -128,21 +108,32 @@ void Poller::refused(xpoll_fd_t fd, Reg& r) noexcept {
   if (r.registered) r.dead = true;
 }
 
-void Poller::flush() noexcept {
-  if (changes_.empty()) return;
-  backend_->begin_batch(changes_.size());
+void Poller::flush_changes() noexcept {
+  // Churn that cancelled out (a pause and a resume, a removal and an add of
+  // the same interest) costs nothing: a first pass keeps only the entries
+  // whose kernel state is to change.
+  Reg* regs = table_.data();
+  size_t pending = 0;
+  for (xpoll_fd_t fd : changes_) {
+    Reg& r = regs[fd_index(fd)];
+    r.queued = false;
+    if (!settled(r)) changes_[pending++] = fd;
+  }
+  changes_.resize(pending);
+  if (pending == 0) return;
+  backend_->begin_batch(pending);
   // A change the backend had no memory for stays queued for the next wait
   // (moved to the front of the list); any other failure is the kernel's.
   size_t retry = 0;
   for (xpoll_fd_t fd : changes_) {
-    Reg* r = table_.find(fd);
-    int rc = apply(fd, *r, false);
+    Reg& r = regs[fd_index(fd)];
+    int rc = apply(fd, r, false);
     if (rc == XPOLL_ENOMEM) {
+      r.queued = true;
       changes_[retry++] = fd;
-      continue;
+    } else if (rc != 0) {
+      refused(fd, r);
     }
-    r->queued = false;
-    if (rc != 0) refused(fd, *r);
   }
   changes_.resize(retry);
   backend_->end_batch(
@@ -163,7 +154,7 @@ int Poller::reset_backend() noexcept {
   lingering_.clear();
   table_.for_each([this](xpoll_fd_t fd, Reg& r) {
     r.kernel = KernelState{};
-    if (want_of(r).on) enqueue(fd, r);
+    if (wanted(r).on) enqueue(fd, r);
   });
   return 0;
 }
@@ -172,52 +163,122 @@ void Poller::signal_internal() noexcept {
   if (!signalled_.exchange(true)) backend_->signal();
 }
 
-int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (backend_->owns(fd)) return XPOLL_EBADF;
-  Reg* existing = table_.find(fd);
-  if (existing && existing->registered) return XPOLL_EEXIST;
-  int rc = backend_->admit(fd);
-  if (rc != 0) return rc;
-  // Never grow the table for a number that is no descriptor (1 << 30, say).
-  if (!existing && !descriptor_open(fd)) return XPOLL_EBADF;
-  Reg& r = table_.at(fd);
-  if (changes_.capacity() < table_.size()) changes_.reserve(table_.size());
-  Reg saved = r;
-  r.registered = true;
-  r.dead = false;
-  r.armed = true;
-  r.interest = events & ~kAlwaysBits;
-  r.data = data;
-  // An add is a new registration: in edge mode, what is ready now is
-  // reported once, also when the kernel still holds the removed one.
-  r.renew = (events & XPOLL_EDGE) != 0;
-  if (caps_ & kCapKernelState) {
-    // Applied now, so that the kernel's verdict on the descriptor (closed,
-    // not pollable) is the caller's. When the kernel still holds an earlier
-    // registration (removed since the last wait), it only confirms the file.
-    rc = apply(fd, r, r.kernel.on);
-    if (rc != 0) {
-      r = saved;
-      return rc;
-    }
+int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept {
+  std::lock_guard<Lock> lock(mu_);
+  Reg* r = table_.find(fd);
+  if (r && r->registered) return XPOLL_EEXIST;
+  if (r && r->kernel.on && (caps_ & kCapKernelState) && r->kernel.interest == (events & ~kAlwaysBits) &&
+      !r->kernel.paused && !(events & XPOLL_EDGE)) {
+    // Removed since the last wait and added again as it was: the kernel
+    // still holds it, so all there is to do is to confirm that the number
+    // still names the same open file (kVerify; on epoll one system call).
+    // The usual answer, the same file, changes nothing but the entry. (A
+    // number the kernel holds a registration for is none of the backend's
+    // own descriptors: those are made before the first registration, or
+    // with their number's kernel state cleared: poll_fd(), reset_backend().)
+    int rc = backend_->admit(fd);
+    if (rc != 0) return rc;
+    rc = backend_->confirm(fd, r->kernel, r->generation + 1);
+    if (rc != kKeptGeneration) return confirmed(fd, *r, events, data, rc);
+    set(*r, events, data);
     ++registered_;
-    // A waiter blocked with room for fewer registrations than there are now,
-    // or a set to rebuild (kRebuild: nothing was applied), goes round again.
-    if (waiting_ && (rebuild_ || registered_ + 1 > least_fetch())) signal_internal();
+    if (waiting_) added_under_wait();
     return 0;
   }
-  changed(fd, r);
+  if (r && r->kernel.on && !(caps_ & kCapKernelState)) {
+    // The same for a backend whose set lives in user space (poll, select):
+    // it still holds the descriptor, so the room for it is made and its
+    // number fits; all there is to check is that it is open.
+    if (!descriptor_open(fd)) return XPOLL_EBADF;
+    set(*r, events, data);
+    ++registered_;
+    changed(fd, *r);
+    if (waiting_) added_under_wait();
+    return 0;
+  }
+  if (!(r && r->kernel.on) && backend_->owns(fd)) return XPOLL_EBADF;
+  int rc = backend_->admit(fd);
+  if (rc != 0) return rc;
+  if (!r) {
+    r = grow(fd, rc);
+    if (!r) return rc;
+  }
+  if (caps_ & kCapKernelState) return add_now(fd, *r, events, data);
+  set(*r, events, data);
   ++registered_;
-  if (waiting_ && registered_ + 1 > least_fetch()) signal_internal();
+  changed(fd, *r);
+  if (waiting_) added_under_wait();
   return 0;
 }
 
-int Poller::modify(xpoll_fd_t fd, uint32_t events, uint64_t data) {
-  std::lock_guard<std::mutex> lock(mu_);
+// add() where registrations live in the kernel: applied now, so that the
+// kernel's verdict on the descriptor (closed, not pollable) is the caller's.
+// The kernel may still hold a registration of this number (removed since
+// the last wait, with other interest): then the file is verified too.
+int Poller::add_now(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data) noexcept {
+  const Reg saved = r;
+  set(r, events, data);
+  int rc = apply(fd, r, r.kernel.on);
+  if (rc != 0) {
+    r = saved;
+    return rc;
+  }
+  ++registered_;
+  if (waiting_) added_under_wait();
+  return 0;
+}
+
+// What the backend answered when add() confirmed a registration the kernel
+// held, other than "the same file" (a new file, now registered under the
+// new generation; or an error, which changes nothing).
+int Poller::confirmed(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data, int rc) noexcept {
+  const Reg saved = r;
+  set(r, events, data);
+  rc = settle(fd, r, r.kernel, r.generation + 1, rc);
+  if (rc != 0) {
+    r = saved;
+    return rc;
+  }
+  ++registered_;
+  if (waiting_) added_under_wait();
+  return 0;
+}
+
+// A waiter blocked with room for fewer registrations than there are now,
+// or a set to rebuild (kRebuild: nothing was applied), goes round again.
+void Poller::added_under_wait() noexcept {
+  if (rebuild_ || registered_ + 1 > least_fetch()) signal_internal();
+}
+
+// The table's entry for a descriptor it has never held: grown to it (with
+// the change list's room), after checking that fd is an open descriptor,
+// so that a number that is none (1 << 30, say) never grows it. nullptr with
+// the error in rc.
+Reg* Poller::grow(xpoll_fd_t fd, int& rc) noexcept {
+  if (!descriptor_open(fd)) {
+    rc = XPOLL_EBADF;
+    return nullptr;
+  }
+  try {
+    Reg& r = table_.at(fd);
+    if (changes_.capacity() < table_.size()) changes_.reserve(table_.size());
+    return &r;
+  } catch (...) {
+    rc = XPOLL_ENOMEM;
+    return nullptr;
+  }
+}
+
+int Poller::modify(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept {
+  std::lock_guard<Lock> lock(mu_);
   Reg* r = table_.find(fd);
   if (!r || !r->registered) return XPOLL_ENOENT;
-  const Reg saved = *r;
+  // A registration that takes XPOLL_EXCLUSIVE is made at once, like an add:
+  // the kernel may refuse it (EINVAL for an epoll set), and that verdict is
+  // the caller's, with nothing changed.
+  if ((events & XPOLL_EXCLUSIVE) && !(r->interest & XPOLL_EXCLUSIVE) && (caps_ & kCapKernelState) && r->kernel.on &&
+      !r->dead)
+    return modify_now(fd, *r, events, data);
   r->interest = events & ~kAlwaysBits;
   r->data = data;
   r->armed = true;
@@ -225,23 +286,23 @@ int Poller::modify(xpoll_fd_t fd, uint32_t events, uint64_t data) {
   // and kqueue's EV_ADD do): what is ready now is reported once more, also
   // when the interest is unchanged.
   r->renew = (events & XPOLL_EDGE) != 0;
-  // A registration that takes XPOLL_EXCLUSIVE is made at once, like an add:
-  // the kernel may refuse it (EINVAL for an epoll set), and that verdict is
-  // the caller's, with nothing changed.
-  if ((caps_ & kCapKernelState) && (events & ~saved.interest & XPOLL_EXCLUSIVE) && r->kernel.on && !r->dead) {
-    int rc = apply(fd, *r, false);
-    if (rc != 0) {
-      *r = saved;
-      return rc;
-    }
-    return 0;
-  }
   changed(fd, *r);
   return 0;
 }
 
-int Poller::remove(xpoll_fd_t fd) {
-  std::lock_guard<std::mutex> lock(mu_);
+int Poller::modify_now(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data) noexcept {
+  const Reg saved = r;
+  r.interest = events & ~kAlwaysBits;
+  r.data = data;
+  r.armed = true;
+  r.renew = (events & XPOLL_EDGE) != 0;
+  int rc = apply(fd, r, false);
+  if (rc != 0) r = saved;
+  return rc;
+}
+
+int Poller::remove(xpoll_fd_t fd) noexcept {
+  std::lock_guard<Lock> lock(mu_);
   Reg* r = table_.find(fd);
   if (!r || !r->registered) return XPOLL_ENOENT;
   r->registered = false;
@@ -252,8 +313,14 @@ int Poller::remove(xpoll_fd_t fd) {
 }
 
 int Poller::poll_fd() noexcept {
-  std::lock_guard<std::mutex> lock(mu_);
-  return backend_->poll_fd();
+  std::lock_guard<Lock> lock(mu_);
+  int fd = backend_->poll_fd();
+  // A new descriptor may have the number of one closed while the kernel
+  // still held its registration: that registration is nothing the table
+  // can name any more (add() relies on this; see there).
+  Reg* r = fd >= 0 ? table_.find(fd) : nullptr;
+  if (r && r->kernel.on) refused(fd, *r);
+  return fd;
 }
 
 // Async-signal-safe: an atomic count and the backend's signal. Every wait
@@ -281,36 +348,12 @@ void Poller::on_dead(xpoll_fd_t fd) noexcept {
   enqueue(fd, *r);
 }
 
-EventSink::Result Poller::on_event(EventSink& sink, xpoll_fd_t fd, uint32_t events, uint64_t generation) noexcept {
-  Reg* r = table_.find(fd);
-  if (!r || !r->registered || r->dead || (generation != kNoGeneration && generation != r->generation)) {
-    ++sink.stale_;
-    if (lingering_.explains(fd, generation)) ++sink.linger_;
-    return EventSink::kSkipped;
-  }
-  if (!r->armed) return EventSink::kSkipped;
-  // An error or hang-up means a read or write would not block: report it as
-  // readiness for whichever of them was asked for, on every backend.
-  if (events & kAlwaysBits) events |= r->interest & (XPOLL_IN | XPOLL_OUT);
-  events &= (r->interest & kInterestBits) | kAlwaysBits;
-  if (events == 0) return EventSink::kSkipped;
-  sink.out_[sink.count_++] = xpoll_event_t{r->data, fd, events};
-  if (r->interest & XPOLL_ONESHOT) {
-    r->armed = false;
-    if (caps_ & kCapNativeOneshot)
-      r->kernel = want_of(*r);  // the kernel disarmed it as it reported it
-    else
-      enqueue(fd, *r);
-  }
-  return sink.full() ? EventSink::kFull : EventSink::kAccepted;
-}
-
 // Whether the kernel set must be started afresh after a round: it reported
 // events of a registration it may still hold though no entry names it, or a
 // wait with such a registration ended early with nothing at all (an
 // emulation whose own set holds it).
-bool Poller::should_rebuild(const EventSink& sink, int64_t timeout_ns, Clock::time_point deadline) const noexcept {
-  if (!lingering_.any()) return false;
+bool Poller::should_rebuild_lingering(const EventSink& sink, int64_t timeout_ns, Clock::time_point deadline) const
+    noexcept {
   if (sink.linger_ > 0) return true;
   bool ended_early = timeout_ns < 0 || (timeout_ns > 0 && remaining_ns(deadline) > 0);
   return sink.count_ == 0 && sink.stale_ == 0 && !sink.woken_ && ended_early;
@@ -327,21 +370,12 @@ bool Poller::should_return(const EventSink& sink, int64_t timeout_ns, Clock::tim
   return timeout_ns > 0 && remaining_ns(deadline) == 0;
 }
 
-// Whether a waiter may enter the kernel now: into a backend without
-// kCapConcurrentWait one at a time, and into none while a rebuild of the
-// kernel set waits for the others to come out (it closes what they block on).
-bool Poller::may_enter_kernel() const noexcept {
-  if (in_kernel_ == 0) return true;
-  return (caps_ & kCapConcurrentWait) && !rebuild_;
-}
-
 // Waits, without the lock, for the waiter's turn in the kernel, first come
 // first served: a waiter that comes back from the kernel for another round
 // queues behind those already waiting. False when the wait is to return
 // instead: a wake came, or its time is up (a wait that does not block does
 // not wait for its turn either).
-bool Poller::await_turn(std::unique_lock<std::mutex>& lock, Waiter& w, int64_t timeout_ns, Clock::time_point deadline) {
-  if (!gate_head_ && may_enter_kernel()) return true;
+bool Poller::await_turn_slow(Guard& lock, Waiter& w, int64_t timeout_ns, Clock::time_point deadline) {
   if (timeout_ns == 0 || woken_by_user(w)) return false;
   w.gate_next = nullptr;
   if (gate_tail_)
@@ -384,9 +418,7 @@ void Poller::leave_gate(Waiter& w) noexcept {
 // The waiter is out of the kernel. Others still blocked there are brought
 // out (one signal each, passed on by each) when a wake is theirs too or the
 // set is to be rebuilt; those waiting their turn are told.
-void Poller::leave_kernel(Waiter& w) noexcept {
-  w.in_kernel = false;
-  --in_kernel_;
+void Poller::leave_kernel_shared() noexcept {
   if (in_kernel_ > 0) {
     uint32_t epoch = wake_epoch_.load();
     bool call = rebuild_;
@@ -425,7 +457,7 @@ WaitSlot* Poller::take_slot() {
 // others are blocked in the kernel, one of them is brought out to report
 // them. The pool holds a pointer per waiter that ever waited at once, so the
 // insertion at the bottom is cheap.
-void Poller::give_back(WaitSlot* slot) noexcept {
+void Poller::give_back_carry(WaitSlot* slot) noexcept {
   // Within the capacity take_slot() reserved: neither can fail.
   if (backend_->has_carry(slot))
     free_slots_.push_back(slot);
@@ -438,7 +470,7 @@ void Poller::give_back(WaitSlot* slot) noexcept {
 
 // A waiter whose own slot carries nothing takes one from the pool that does.
 void Poller::swap_for_carry(WaitSlot*& slot) noexcept {
-  if (free_slots_.empty() || backend_->has_carry(slot) || !backend_->has_carry(free_slots_.back())) return;
+  if (!(caps_ & kCapCarry) || free_slots_.empty() || backend_->has_carry(slot) || !backend_->has_carry(free_slots_.back())) return;
   WaitSlot* carried = free_slots_.back();
   free_slots_.pop_back();
   free_slots_.insert(free_slots_.begin(), slot);
@@ -451,7 +483,7 @@ void Poller::swap_for_carry(WaitSlot*& slot) noexcept {
 // while it waits for its turn (await_turn()).
 int Poller::wait(xpoll_event_t* out, int max, int64_t timeout_ns) {
   timeout_ns = std::min(timeout_ns, kLongestTimeout);
-  std::unique_lock<std::mutex> lock(mu_);
+  Guard lock(mu_);
   if (waiting_ > 0 && !shared_) return XPOLL_EBUSY;
   WaitSlot* slot = nullptr;
   if (caps_ & kCapWaitSlots) slot = take_slot();
@@ -477,7 +509,7 @@ int Poller::wait(xpoll_event_t* out, int max, int64_t timeout_ns) {
 }
 
 int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int64_t timeout_ns,
-                        std::unique_lock<std::mutex>& lock) noexcept {
+                        Guard& lock) noexcept {
   // The clock is read only for a finite, non-zero time-out.
   const auto deadline = timeout_ns > 0 ? Clock::now() + std::chrono::nanoseconds(timeout_ns) : Clock::time_point();
   int result = 0;
@@ -527,9 +559,7 @@ int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max,
     lock.lock();
     // Collected also after a failed wait (which found nothing): a backend
     // may report events it carried, and prepare() is always matched.
-    EventSink sink(*this, w);
-    sink.out_ = out;
-    sink.max_ = max;
+    EventSink sink(*this, w, table_, caps_, out, max);
     backend_->collect(slot, sink);
     // A failed wait (a signal's EINTR) did not end early for want of events.
     if (rc == 0 && should_rebuild(sink, timeout_ns, deadline)) rebuild_ = true;

@@ -16,49 +16,12 @@
 #include "core/backend.hpp"
 #include "core/linger.hpp"
 #include "core/registry.hpp"
+#include "platform/lock.hpp"
 #include "platform/platform.hpp"
 
 namespace xpoll::detail {
 
 using Clock = std::chrono::steady_clock;
-
-// One registration. Kept in a table indexed by descriptor number.
-struct Reg {
-  uint64_t data = 0;
-  uint32_t interest = 0;    // XPOLL_IN/OUT/RDHUP and mode bits; ERR and HUP are implied
-  KernelState kernel;       // what the backend holds for it
-  uint32_t generation = 0;  // names the kernel registration in reported events
-  bool registered = false;
-  bool armed = false;   // false once a oneshot registration has been reported
-  bool dead = false;    // found closed while registered; watched no more
-  bool queued = false;  // in the change list
-  bool renew = false;   // an edge registration made anew: the kernel re-checks its readiness (kRenew)
-};
-
-// Descriptor-indexed table (see fd_index). Descriptors are small dense
-// numbers, so a vector indexed by number beats a hash map; it only grows.
-class FdTable {
- public:
-  Reg* find(xpoll_fd_t fd) noexcept {
-    size_t i = fd_index(fd);
-    return i < regs_.size() ? &regs_[i] : nullptr;
-  }
-  // Grows the table to hold fd, which must have an index (descriptor_open()
-  // said so); throws std::bad_alloc, leaving it unchanged.
-  Reg& at(xpoll_fd_t fd) {
-    size_t i = fd_index(fd);
-    if (i >= regs_.size()) regs_.resize(std::max(i + 1, regs_.size() * 2));
-    return regs_[i];
-  }
-  size_t size() const noexcept { return regs_.size(); }
-  template <class F>
-  void for_each(F&& f) {
-    for (size_t i = 0; i < regs_.size(); ++i) f(fd_at_index(i), regs_[i]);
-  }
-
- private:
-  std::vector<Reg> regs_;
-};
 
 // One thread in Poller::wait(), on the poller's list of waiters (under its
 // lock; it lives on that thread's stack).
@@ -73,12 +36,12 @@ struct Waiter {
 
 class Poller {
  public:
-  Poller(std::unique_ptr<Backend> backend, const BackendInfo& info, bool shared) noexcept;
+  Poller(std::unique_ptr<Backend> backend, const BackendInfo& info, bool shared);
   ~Poller();
 
-  int add(xpoll_fd_t fd, uint32_t events, uint64_t data);
-  int modify(xpoll_fd_t fd, uint32_t events, uint64_t data);
-  int remove(xpoll_fd_t fd);
+  int add(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept;
+  int modify(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept;
+  int remove(xpoll_fd_t fd) noexcept;
   int wait(xpoll_event_t* out, int max, int64_t timeout_ns);
   int wake() noexcept;
   int poll_fd() noexcept;
@@ -91,34 +54,107 @@ class Poller {
   // then fails with XPOLL_EFORKED.
   bool forked() const noexcept { return fork_generation() != fork_gen_; }
   // Checks the interest bits against what the backend supports.
-  int check_interest(uint32_t events) const noexcept;
+  int check_interest(uint32_t events) const noexcept {
+    if (events & ~(kInterestBits | kModeBits | kFlagBits | kAlwaysBits)) return XPOLL_EINVAL;
+    if ((events & kModeBits) == kModeBits) return XPOLL_EINVAL;
+    // Each optional bit needs its capability, and exclusive wake-up takes
+    // neither oneshot, nor read hang-up, nor priority data (EPOLLEXCLUSIVE).
+    if ((events & XPOLL_EDGE) && !(caps_ & XPOLL_CAP_EDGE)) return XPOLL_ENOTSUP;
+    if ((events & XPOLL_RDHUP) && !(caps_ & XPOLL_CAP_RDHUP)) return XPOLL_ENOTSUP;
+    if ((events & XPOLL_PRI) && !(caps_ & XPOLL_CAP_PRI)) return XPOLL_ENOTSUP;
+    if (events & XPOLL_EXCLUSIVE) {
+      if (!(caps_ & XPOLL_CAP_EXCLUSIVE)) return XPOLL_ENOTSUP;
+      if (events & (XPOLL_ONESHOT | XPOLL_RDHUP | XPOLL_PRI)) return XPOLL_EINVAL;
+    }
+    return 0;
+  }
 
  private:
   friend class EventSink;
+  using Guard = std::unique_lock<Lock>;
 
-  KernelState want_of(const Reg& r) const noexcept;
   int apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept;
-  void enqueue(xpoll_fd_t fd, Reg& r) noexcept;
-  void changed(xpoll_fd_t fd, Reg& r) noexcept;
-  void flush() noexcept;
+  int settle(xpoll_fd_t fd, Reg& r, const KernelState& want, uint32_t generation, int rc) noexcept;
+  // An entry as an add makes it: registered, armed, watching `events`.
+  static void set(Reg& r, uint32_t events, uint64_t data) noexcept {
+    r.registered = true;
+    r.dead = false;
+    r.armed = true;
+    r.interest = events & ~kAlwaysBits;
+    r.data = data;
+    // An add is a new registration: in edge mode, what is ready now is
+    // reported once, also when the kernel still holds the removed one.
+    r.renew = (events & XPOLL_EDGE) != 0;
+  }
+  // Puts a registration on the change list that the next wait applies.
+  void enqueue(xpoll_fd_t fd, Reg& r) noexcept {
+    if (r.queued) return;
+    r.queued = true;
+    changes_.push_back(fd);  // cannot throw: capacity >= table size
+  }
+  int modify_now(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data) noexcept;
+  // Records a change made by a caller (see changed_under_wait()).
+  void changed(xpoll_fd_t fd, Reg& r) noexcept {
+    if (waiting_)
+      changed_under_wait(fd, r);
+    else
+      enqueue(fd, r);
+  }
+  void changed_under_wait(xpoll_fd_t fd, Reg& r) noexcept;
+  Reg* grow(xpoll_fd_t fd, int& rc) noexcept;
+  int confirmed(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data, int rc) noexcept;
+  void added_under_wait() noexcept;
+  int add_now(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data) noexcept;
+  // Applies the change list (see flush_changes()).
+  void flush() noexcept {
+    if (!changes_.empty()) flush_changes();
+  }
+  void flush_changes() noexcept;
   void refused(xpoll_fd_t fd, Reg& r) noexcept;
   int reset_backend() noexcept;
   void signal_internal() noexcept;
-  bool should_rebuild(const EventSink& sink, int64_t timeout_ns, Clock::time_point deadline) const noexcept;
+  bool should_rebuild(const EventSink& sink, int64_t timeout_ns, Clock::time_point deadline) const noexcept {
+    return lingering_.any() && should_rebuild_lingering(sink, timeout_ns, deadline);
+  }
+  bool should_rebuild_lingering(const EventSink& sink, int64_t timeout_ns, Clock::time_point deadline) const noexcept;
   bool should_return(const EventSink& sink, int64_t timeout_ns, Clock::time_point deadline) const noexcept;
   bool woken_by_user(const Waiter& w) const noexcept { return wake_epoch_.load() != w.epoch; }
-  bool may_enter_kernel() const noexcept;
-  bool await_turn(std::unique_lock<std::mutex>& lock, Waiter& w, int64_t timeout_ns, Clock::time_point deadline);
+  // Whether a waiter may enter the kernel now: into a backend without
+  // kCapConcurrentWait one at a time, and into none while a rebuild of the
+  // kernel set waits for the others to come out (it closes what they block on).
+  bool may_enter_kernel() const noexcept {
+    if (in_kernel_ == 0) return true;
+    return (caps_ & kCapConcurrentWait) && !rebuild_;
+  }
+  // Waits, without the lock, for the waiter's turn in the kernel (see
+  // await_turn_slow()); at once when nobody is in the way.
+  bool await_turn(Guard& lock, Waiter& w, int64_t timeout_ns, Clock::time_point deadline) {
+    if (!gate_head_ && may_enter_kernel()) return true;
+    return await_turn_slow(lock, w, timeout_ns, deadline);
+  }
+  bool await_turn_slow(Guard& lock, Waiter& w, int64_t timeout_ns, Clock::time_point deadline);
   void leave_gate(Waiter& w) noexcept;
-  void leave_kernel(Waiter& w) noexcept;
+  // The waiter is out of the kernel (see leave_kernel_shared()).
+  void leave_kernel(Waiter& w) noexcept {
+    w.in_kernel = false;
+    --in_kernel_;
+    if (in_kernel_ > 0 || gate_head_) leave_kernel_shared();
+  }
+  void leave_kernel_shared() noexcept;
   size_t least_fetch() const noexcept;
   WaitSlot* take_slot();
-  void give_back(WaitSlot* slot) noexcept;
+  // Returns a slot to the pool; without carries (every backend but kqueue)
+  // its order is free (see give_back_carry()).
+  void give_back(WaitSlot* slot) noexcept {
+    if (caps_ & kCapCarry)
+      give_back_carry(slot);
+    else
+      free_slots_.push_back(slot);  // within the capacity take_slot() reserved
+  }
+  void give_back_carry(WaitSlot* slot) noexcept;
   void swap_for_carry(WaitSlot*& slot) noexcept;
-  int wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int64_t timeout_ns,
-                  std::unique_lock<std::mutex>& lock) noexcept;
+  int wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int64_t timeout_ns, Guard& lock) noexcept;
 
-  EventSink::Result on_event(EventSink& sink, xpoll_fd_t fd, uint32_t events, uint64_t generation) noexcept;
   void on_dead(xpoll_fd_t fd) noexcept;
   void on_woken(EventSink& sink) noexcept;
 
@@ -128,7 +164,7 @@ class Poller {
   const unsigned fork_gen_;
   const bool shared_;  // XPOLL_SHARED: several threads may wait at once
 
-  std::mutex mu_;
+  Lock mu_;
   FdTable table_;
   std::vector<xpoll_fd_t> changes_;  // capacity kept >= table size
   LingerTracker lingering_;          // kernel registrations no entry names
@@ -141,7 +177,7 @@ class Poller {
   int in_kernel_ = 0;            // of them, those between prepare() and collect()
   Waiter* gate_head_ = nullptr;  // of them, those waiting for their turn in the kernel, first come first
   Waiter* gate_tail_ = nullptr;  // served
-  std::condition_variable gate_;
+  std::condition_variable_any gate_;
   std::vector<WaitSlot*> free_slots_;  // the backend's; capacity kept >= slots_made_
   size_t slots_made_ = 0;
 

@@ -3,6 +3,7 @@
 #ifndef XPOLL_SRC_PLATFORM_HPP
 #define XPOLL_SRC_PLATFORM_HPP
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -32,8 +33,10 @@ constexpr size_t fd_index(xpoll_fd_t fd) noexcept { return static_cast<size_t>(f
 constexpr xpoll_fd_t fd_at_index(size_t i) noexcept { return static_cast<xpoll_fd_t>(i); }
 #endif
 
-// Counts forks seen by this process (incremented in each child).
-unsigned fork_generation() noexcept;
+// Counts forks seen by this process (incremented in each child). Read on
+// every call, so it is inline: one load.
+extern std::atomic<unsigned> g_fork_generation;
+inline unsigned fork_generation() noexcept { return g_fork_generation.load(std::memory_order_relaxed); }
 // Arranges for fork_generation() to count; safe to call repeatedly.
 void watch_forks() noexcept;
 

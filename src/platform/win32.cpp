@@ -21,7 +21,7 @@ void set_nonblocking(SOCKET s) {
 
 }  // namespace
 
-unsigned fork_generation() noexcept { return 0; }
+std::atomic<unsigned> g_fork_generation{0};
 void watch_forks() noexcept {}
 
 const char* backend_from_env() noexcept {

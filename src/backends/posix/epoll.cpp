@@ -60,13 +60,15 @@ namespace {
 
 constexpr uint64_t kWakeData = ~uint64_t{0};
 
+// The readiness bits are epoll's own (Linux's values, the same on every
+// architecture), so they translate by masking; the mode bits do not.
+static_assert(XPOLL_IN == EPOLLIN && XPOLL_PRI == EPOLLPRI && XPOLL_OUT == EPOLLOUT && XPOLL_ERR == EPOLLERR &&
+                  XPOLL_HUP == EPOLLHUP && XPOLL_RDHUP == EPOLLRDHUP,
+              "xpoll's readiness bits are epoll's");
+constexpr uint32_t kReadyBits = XPOLL_IN | XPOLL_PRI | XPOLL_OUT | XPOLL_ERR | XPOLL_HUP | XPOLL_RDHUP;
+
 uint32_t to_epoll(const KernelState& want) {
-  uint32_t ev = 0;
-  uint32_t watched = want.watched();
-  if (watched & XPOLL_IN) ev |= EPOLLIN;
-  if (watched & XPOLL_OUT) ev |= EPOLLOUT;
-  if (watched & XPOLL_RDHUP) ev |= EPOLLRDHUP;
-  if (watched & XPOLL_PRI) ev |= EPOLLPRI;
+  uint32_t ev = want.watched() & (XPOLL_IN | XPOLL_OUT | XPOLL_RDHUP | XPOLL_PRI);
   // A paused registration is re-added disarmed only after reset(); oneshot
   // keeps the errors and hang-ups it would report from repeating.
   if ((want.interest & XPOLL_ONESHOT) || want.paused) ev |= EPOLLONESHOT;
@@ -75,16 +77,7 @@ uint32_t to_epoll(const KernelState& want) {
   return ev;
 }
 
-uint32_t from_epoll(uint32_t ev) {
-  uint32_t out = 0;
-  if (ev & EPOLLIN) out |= XPOLL_IN;
-  if (ev & EPOLLPRI) out |= XPOLL_PRI;
-  if (ev & EPOLLOUT) out |= XPOLL_OUT;
-  if (ev & EPOLLERR) out |= XPOLL_ERR;
-  if (ev & EPOLLHUP) out |= XPOLL_HUP;
-  if (ev & EPOLLRDHUP) out |= XPOLL_RDHUP;
-  return out;
-}
+uint32_t from_epoll(uint32_t ev) { return ev & kReadyBits; }
 
 int ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
   struct epoll_event ev = {};
@@ -176,6 +169,16 @@ class EpollBackend final : public Backend {
     if (rc != XPOLL_ENOENT) return rc;
     rc = ctl(epfd_, EPOLL_CTL_ADD, fd, ev, data);
     return rc == 0 ? kMayLinger : rc;
+  }
+
+  // One ADD: EEXIST says the same open file is registered.
+  int confirm(xpoll_fd_t fd, const KernelState& state, uint32_t generation) noexcept override {
+    struct epoll_event e = {};
+    e.events = to_epoll(state);
+    e.data.u64 = (uint64_t{generation} << 32) | static_cast<uint32_t>(fd);
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &e) == 0) return kMayLinger;
+    int err = errno;
+    return err == EEXIST ? kKeptGeneration : from_errno(err);
   }
 
   // Replaces an exclusive registration (or makes one of a plain one): the

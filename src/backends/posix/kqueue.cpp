@@ -384,7 +384,7 @@ class KqueueBackend final : public Backend {
 constexpr uint32_t kKqueueCaps = XPOLL_CAP_ONESHOT | XPOLL_CAP_EDGE | XPOLL_CAP_RDHUP | XPOLL_CAP_NONSOCKET |
                                  XPOLL_CAP_UNBOUNDED | (kEmulated ? 0 : XPOLL_CAP_LIVE_CHANGES) | XPOLL_CAP_NS_TIMEOUT |
                                  (kEmulated ? 0 : XPOLL_CAP_FD) | kCapNativeOneshot | kCapKernelState | kCapWaitSlots |
-                                 (kEmulated ? 0 : kCapConcurrentWait);
+                                 kCapCarry | (kEmulated ? 0 : kCapConcurrentWait);
 
 }  // namespace
 
