@@ -90,13 +90,13 @@ XPOLL_API int xpoll_wait(xpoll_t* p, xpoll_event_t* events, int max, int timeout
   if (!p || !events || max <= 0 || max > XPOLL_WAIT_MAX || timeout_ms < -1) return XPOLL_EINVAL;
   if (p->poller.forked()) return XPOLL_EFORKED;
   int64_t timeout_ns = timeout_ms < 0 ? -1 : int64_t{timeout_ms} * 1000000;
-  return guarded([&] { return p->poller.wait(events, max, timeout_ns); });
+  return p->poller.wait(events, max, timeout_ns);  // noexcept
 }
 
 XPOLL_API int xpoll_wait_ns(xpoll_t* p, xpoll_event_t* events, int max, int64_t timeout_ns) {
   if (!p || !events || max <= 0 || max > XPOLL_WAIT_MAX || timeout_ns < -1) return XPOLL_EINVAL;
   if (p->poller.forked()) return XPOLL_EFORKED;
-  return guarded([&] { return p->poller.wait(events, max, timeout_ns); });
+  return p->poller.wait(events, max, timeout_ns);  // noexcept
 }
 
 XPOLL_API int xpoll_wake(xpoll_t* p) {

@@ -352,8 +352,8 @@ void Poller::on_dead(xpoll_fd_t fd) noexcept {
 // events of a registration it may still hold though no entry names it, or a
 // wait with such a registration ended early with nothing at all (an
 // emulation whose own set holds it).
-bool Poller::should_rebuild_lingering(const EventSink& sink, int64_t timeout_ns, Clock::time_point deadline) const
-    noexcept {
+bool Poller::should_rebuild_lingering(const EventSink& sink, int64_t timeout_ns,
+                                      Clock::time_point deadline) const noexcept {
   if (sink.linger_ > 0) return true;
   bool ended_early = timeout_ns < 0 || (timeout_ns > 0 && remaining_ns(deadline) > 0);
   return sink.count_ == 0 && sink.stale_ == 0 && !sink.woken_ && ended_early;
@@ -375,7 +375,7 @@ bool Poller::should_return(const EventSink& sink, int64_t timeout_ns, Clock::tim
 // queues behind those already waiting. False when the wait is to return
 // instead: a wake came, or its time is up (a wait that does not block does
 // not wait for its turn either).
-bool Poller::await_turn_slow(Guard& lock, Waiter& w, int64_t timeout_ns, Clock::time_point deadline) {
+bool Poller::await_turn_slow(Guard& lock, Waiter& w, int64_t timeout_ns, Clock::time_point deadline) noexcept {
   if (timeout_ns == 0 || woken_by_user(w)) return false;
   w.gate_next = nullptr;
   if (gate_tail_)
@@ -384,18 +384,25 @@ bool Poller::await_turn_slow(Guard& lock, Waiter& w, int64_t timeout_ns, Clock::
     gate_head_ = &w;
   gate_tail_ = &w;
   bool turn = true;
-  while (!(gate_head_ == &w && may_enter_kernel())) {
-    if (woken_by_user(w)) {
-      turn = false;
-      break;
+  try {
+    while (!(gate_head_ == &w && may_enter_kernel())) {
+      if (woken_by_user(w)) {
+        turn = false;
+        break;
+      }
+      if (timeout_ns < 0) {
+        gate_.wait(lock);
+      } else if (gate_.wait_until(lock, deadline) == std::cv_status::timeout &&
+                 !(gate_head_ == &w && may_enter_kernel())) {
+        turn = false;
+        break;
+      }
     }
-    if (timeout_ns < 0) {
-      gate_.wait(lock);
-    } else if (gate_.wait_until(lock, deadline) == std::cv_status::timeout &&
-               !(gate_head_ == &w && may_enter_kernel())) {
-      turn = false;
-      break;
-    }
+  } catch (...) {
+    // The condition variable could not wait (its own mutex failed): the
+    // lock is held again, and the wait fails rather than spin.
+    w.error = XPOLL_EIO;
+    turn = false;
   }
   leave_gate(w);
   return turn;
@@ -436,18 +443,17 @@ size_t Poller::least_fetch() const noexcept {
   return least;
 }
 
-// A wait's slot (kCapWaitSlots): one from the pool, or a new one.
-// Throws std::bad_alloc, changing nothing.
-WaitSlot* Poller::take_slot() {
-  if (free_slots_.empty()) {
+// A new slot for a wait (kCapWaitSlots): nullptr without memory, changing
+// nothing.
+WaitSlot* Poller::new_slot() noexcept {
+  try {
     free_slots_.reserve(slots_made_ + 1);  // so that give_back() cannot fail
     WaitSlot* slot = backend_->make_slot();
     ++slots_made_;
     return slot;
+  } catch (...) {
+    return nullptr;
   }
-  WaitSlot* slot = free_slots_.back();
-  free_slots_.pop_back();
-  return slot;
 }
 
 // Returns a slot to the pool. The slots that carry events their wait had no
@@ -468,44 +474,13 @@ void Poller::give_back_carry(WaitSlot* slot) noexcept {
   if (in_kernel_ > 0 && backend_->has_carry(free_slots_.back())) signal_internal();
 }
 
-// A waiter whose own slot carries nothing takes one from the pool that does.
-void Poller::swap_for_carry(WaitSlot*& slot) noexcept {
-  if (!(caps_ & kCapCarry) || free_slots_.empty() || backend_->has_carry(slot) || !backend_->has_carry(free_slots_.back())) return;
+// (kCapCarry) The pool's top slot carries events and the waiter's does not: they swap.
+void Poller::swap_for_carry_slow(WaitSlot*& slot) noexcept {
+  if (free_slots_.empty() || backend_->has_carry(slot) || !backend_->has_carry(free_slots_.back())) return;
   WaitSlot* carried = free_slots_.back();
   free_slots_.pop_back();
   free_slots_.insert(free_slots_.begin(), slot);
   slot = carried;
-}
-
-// Waits: one thread at a time, or several on an XPOLL_SHARED poller. Each
-// waiter is on the list of waiters from start to end; between prepare() and
-// collect() it is "in the kernel", and the lock is released only there and
-// while it waits for its turn (await_turn()).
-int Poller::wait(xpoll_event_t* out, int max, int64_t timeout_ns) {
-  timeout_ns = std::min(timeout_ns, kLongestTimeout);
-  Guard lock(mu_);
-  if (waiting_ > 0 && !shared_) return XPOLL_EBUSY;
-  WaitSlot* slot = nullptr;
-  if (caps_ & kCapWaitSlots) slot = take_slot();
-  Waiter w;
-  w.epoch = delivered_epoch_;
-  w.next = waiters_;
-  if (waiters_) waiters_->prev = &w;
-  waiters_ = &w;
-  ++waiting_;
-  int result = wait_rounds(w, slot, out, max, timeout_ns, lock);
-  // The wake was delivered, unless the wait failed (a signal's EINTR): the
-  // next wait returns for it then.
-  uint32_t seen = wake_epoch_.load();
-  if (result >= 0 && seen != w.epoch) delivered_epoch_ = seen;
-  if (w.prev)
-    w.prev->next = w.next;
-  else
-    waiters_ = w.next;
-  if (w.next) w.next->prev = w.prev;
-  --waiting_;
-  if (slot) give_back(slot);
-  return result;
 }
 
 int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int64_t timeout_ns,
@@ -515,7 +490,7 @@ int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max,
   int result = 0;
   for (int stale_rounds = 0; stale_rounds <= kMaxStaleRounds;) {
     if (!await_turn(lock, w, timeout_ns, deadline)) {
-      result = 0;
+      result = w.error;
       break;
     }
     flush();
@@ -572,6 +547,40 @@ int Poller::wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max,
     if (should_return(sink, timeout_ns, deadline)) break;
     stale_rounds = sink.woken_ ? 0 : stale_rounds + 1;
   }
+  return result;
+}
+
+// Waits: one thread at a time, or several on an XPOLL_SHARED poller. Each
+// waiter is on the list of waiters from start to end; between prepare() and
+// collect() it is "in the kernel", and the lock is released only there and
+// while it waits for its turn (await_turn()).
+int Poller::wait(xpoll_event_t* out, int max, int64_t timeout_ns) noexcept {
+  timeout_ns = std::min(timeout_ns, kLongestTimeout);
+  Guard lock(mu_);
+  if (waiting_ > 0 && !shared_) return XPOLL_EBUSY;
+  WaitSlot* slot = nullptr;
+  if (caps_ & kCapWaitSlots) {
+    slot = take_slot();
+    if (!slot) return XPOLL_ENOMEM;
+  }
+  Waiter w;
+  w.epoch = delivered_epoch_;
+  w.next = waiters_;
+  if (waiters_) waiters_->prev = &w;
+  waiters_ = &w;
+  ++waiting_;
+  int result = wait_rounds(w, slot, out, max, timeout_ns, lock);
+  // The wake was delivered, unless the wait failed (a signal's EINTR): the
+  // next wait returns for it then.
+  uint32_t seen = wake_epoch_.load();
+  if (result >= 0 && seen != w.epoch) delivered_epoch_ = seen;
+  if (w.prev)
+    w.prev->next = w.next;
+  else
+    waiters_ = w.next;
+  if (w.next) w.next->prev = w.prev;
+  --waiting_;
+  if (slot) give_back(slot);
   return result;
 }
 

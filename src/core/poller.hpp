@@ -19,6 +19,14 @@
 #include "platform/lock.hpp"
 #include "platform/platform.hpp"
 
+// The wait's rounds are a function of their own for reading, and one with
+// the wait for the machine: a call less per wait.
+#if defined(__GNUC__)
+#define XPOLL_ALWAYS_INLINE [[gnu::always_inline]] inline
+#else
+#define XPOLL_ALWAYS_INLINE inline
+#endif
+
 namespace xpoll::detail {
 
 using Clock = std::chrono::steady_clock;
@@ -32,6 +40,7 @@ struct Waiter {
   Waiter* prev = nullptr;
   Waiter* next = nullptr;
   Waiter* gate_next = nullptr;  // the next one waiting its turn after this one (see await_turn())
+  int error = 0;                // why it left the gate without its turn, if it failed there
 };
 
 class Poller {
@@ -42,7 +51,7 @@ class Poller {
   int add(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept;
   int modify(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept;
   int remove(xpoll_fd_t fd) noexcept;
-  int wait(xpoll_event_t* out, int max, int64_t timeout_ns);
+  int wait(xpoll_event_t* out, int max, int64_t timeout_ns) noexcept;
   int wake() noexcept;
   int poll_fd() noexcept;
 
@@ -132,7 +141,7 @@ class Poller {
     if (!gate_head_ && may_enter_kernel()) return true;
     return await_turn_slow(lock, w, timeout_ns, deadline);
   }
-  bool await_turn_slow(Guard& lock, Waiter& w, int64_t timeout_ns, Clock::time_point deadline);
+  bool await_turn_slow(Guard& lock, Waiter& w, int64_t timeout_ns, Clock::time_point deadline) noexcept;
   void leave_gate(Waiter& w) noexcept;
   // The waiter is out of the kernel (see leave_kernel_shared()).
   void leave_kernel(Waiter& w) noexcept {
@@ -142,7 +151,14 @@ class Poller {
   }
   void leave_kernel_shared() noexcept;
   size_t least_fetch() const noexcept;
-  WaitSlot* take_slot();
+  // A wait's slot (kCapWaitSlots): one from the pool, or a new one.
+  WaitSlot* take_slot() noexcept {
+    if (free_slots_.empty()) return new_slot();
+    WaitSlot* slot = free_slots_.back();
+    free_slots_.pop_back();
+    return slot;
+  }
+  WaitSlot* new_slot() noexcept;
   // Returns a slot to the pool; without carries (every backend but kqueue)
   // its order is free (see give_back_carry()).
   void give_back(WaitSlot* slot) noexcept {
@@ -152,8 +168,14 @@ class Poller {
       free_slots_.push_back(slot);  // within the capacity take_slot() reserved
   }
   void give_back_carry(WaitSlot* slot) noexcept;
-  void swap_for_carry(WaitSlot*& slot) noexcept;
-  int wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int64_t timeout_ns, Guard& lock) noexcept;
+  // A waiter whose own slot carries nothing takes one from the pool that
+  // does (kCapCarry only).
+  void swap_for_carry(WaitSlot*& slot) noexcept {
+    if (caps_ & kCapCarry) swap_for_carry_slow(slot);
+  }
+  void swap_for_carry_slow(WaitSlot*& slot) noexcept;
+  XPOLL_ALWAYS_INLINE int wait_rounds(Waiter& w, WaitSlot*& slot, xpoll_event_t* out, int max, int64_t timeout_ns,
+                                      Guard& lock) noexcept;
 
   void on_dead(xpoll_fd_t fd) noexcept;
   void on_woken(EventSink& sink) noexcept;

@@ -243,14 +243,15 @@ class EpollBackend final : public Backend {
 
   void collect(WaitSlot* slot, EventSink& sink) noexcept override {
     auto* s = static_cast<EpollSlot*>(slot);
-    for (int i = 0; i < s->nready; ++i) {
-      const epoll_event& e = s->events[i];
-      if (e.data.u64 == kWakeData) {
+    const epoll_event* e = s->events.data();
+    for (const epoll_event* end = e + s->nready; e != end; ++e) {
+      uint64_t data = e->data.u64;
+      if (data == kWakeData) {
         wake_.drain();
         sink.woken();
         continue;
       }
-      sink.emit(static_cast<int>(e.data.u64 & 0xffffffffu), from_epoll(e.events), e.data.u64 >> 32);
+      sink.emit(static_cast<int>(data & 0xffffffffu), from_epoll(e->events), data >> 32);
     }
     s->nready = 0;
   }
