@@ -1,31 +1,37 @@
 #!/usr/bin/env bash
-# The one benchmark command: builds build/bench (Release), runs the pipe ring
-# for every implementation at each size, then the echo benchmark, then the
-# accept benchmark (bench/accept: pre-forked workers at one port, threads on
-# one poller), then the time-out benchmark (bench/timeout: how late an idle
-# wait returns), and writes the tables (every figure also as a ratio to raw
-# epoll), results.md and the SVG plots into the output directory. See
-# docs/benchmarks.md.
+# The one benchmark command: builds build/bench (Release), counts the
+# user-space instructions and system calls of a pipe-ring round for every
+# implementation (bench/count/count.py: cachegrind and strace, which do not
+# move between runs), runs the pipe ring for every implementation at each
+# size, then the echo benchmark, then the accept benchmark (bench/accept:
+# pre-forked workers at one port, threads on one poller), then the time-out
+# benchmark (bench/timeout: how late an idle wait returns), and writes the
+# tables (every figure also as a ratio to raw epoll), results.md and the SVG
+# plots into the output directory. See docs/benchmarks.md.
 #
 #   bash bench/run.sh [--quick] [--sizes 1000,10000] [--out DIR] [--publish]
-#                     [--layout auto|classic|bidir] [--repeat K] [--no-echo] [--no-accept] [--no-timeout]
-#                     [--build DIR]
+#                     [--layout auto|classic|bidir] [--repeat K] [--no-count] [--no-echo] [--no-accept]
+#                     [--no-timeout] [--build DIR]
 #
-# --quick    N=200 and N=1000, 5 rounds, one run each, echo with 200
-#            connections, the accept herd with 500, the time-out samples cut
-#            tenfold (no second build of the library): a smoke test that
-#            checks every count (CI).
+# --quick    N=200 and N=1000, 5 rounds, one run each, the counts at N=200
+#            only, echo with 200 connections, the accept herd with 500, the
+#            time-out samples cut tenfold (no second build of the library): a
+#            smoke test that checks every count (CI).
+# --sizes    the ring sizes N; also the counts' sizes when given.
 # --repeat   runs of each ring configuration, of each echo server, of each
 #            accept configuration and of the time-out benchmark (default 3):
 #            the plots show their spread.
-# --publish  copies the plots into docs/images/, the runs' raw results into
-#            bench/results/ (from which bench/plot/report.py --data redraws
-#            them without running anything) and rewrites the results part of
-#            docs/benchmarks.md.
+# --no-count leaves out the counts (which need valgrind and strace; a missing
+#            one fails the run).
+# --publish  copies the plots into docs/images/, the runs' raw results and
+#            the counts into bench/results/ (from which bench/plot/report.py
+#            --data and bench/count/count.py --data redraw them without
+#            running anything) and rewrites the count table and the results
+#            part of docs/benchmarks.md.
 #
 # Exit status: 0 when every run passed (a select refusing descriptors above
-# FD_SETSIZE is "unsupported", not a failure); 1 when a build, a count check,
-# a run or the echo benchmark failed; 2 on bad arguments.
+# FD_SETSIZE is "unsupported", not a failure); 1 when a build, a count, a
+# count check, a run or the echo benchmark failed; 2 on bad arguments.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,9 +46,10 @@ active=100
 echo_run=1
 accept_run=1
 timeout_run=1
+count_run=1
 
 usage() {
-  sed -n '10,12p' "$0" | sed 's/^# *//' >&2
+  sed -n '12,14p' "$0" | sed 's/^# *//' >&2
   exit 2
 }
 
@@ -50,6 +57,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --publish) publish=1 ;;
+    --no-count) count_run=0 ;;
     --no-echo) echo_run=0 ;;
     --no-accept) accept_run=0 ;;
     --no-timeout) timeout_run=0 ;;
@@ -64,6 +72,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 case $layout in auto | classic | bidir) ;; *) usage ;; esac
+count_sizes=$sizes
 if [ "$quick" = 1 ]; then
   sizes=${sizes:-200,1000}
   repeat=${repeat:-1}
@@ -78,7 +87,7 @@ case $out in /*) ;; *) out=$PWD/$out ;; esac
 mkdir -p "$out/logs"
 rm -rf "$out"/ring-runs.txt "$out"/*.svg "$out"/*.dat "$out"/echo.tsv "$out"/echo-rep* "$out"/loadavg.txt \
   "$out"/machine.txt "$out"/logs/* "$out"/accept-runs.txt "$out"/accept-meta.txt "$out"/echo-threads* \
-  "$out"/timeout-runs.txt "$out"/timeout-meta.txt
+  "$out"/timeout-runs.txt "$out"/timeout-meta.txt "$out"/count.tsv "$out"/count.md "$out"/count-meta.txt
 
 echo "== building $build (Release)"
 if ! cmake -S "$root" -B "$build" -DXPOLL_BUILD_BENCH=ON -DXPOLL_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release \
@@ -101,6 +110,18 @@ for p in raw xpoll libevent libev libuv; do
 done
 
 failed=0
+if [ "$count_run" = 1 ]; then
+  # The counts first: they are what the page leads with, and they do not
+  # depend on the load the wall-clock runs below would see.
+  count_args=(--build "$build" --out "$out")
+  [ "$quick" = 1 ] && count_args+=(--quick)
+  [ -n "$count_sizes" ] && count_args+=(--sizes "$count_sizes")
+  [ "$publish" = 1 ] && count_args+=(--publish)
+  if ! python3 "$root/bench/count/count.py" "${count_args[@]}"; then
+    echo "FAIL: the counts failed" >&2
+    failed=1
+  fi
+fi
 # The load on the machine when the runs begin goes into the report.
 cut -d' ' -f1-3 /proc/loadavg >"$out/loadavg.txt" 2>/dev/null
 # Rounds per run: enough for a stable median, fewer where a round is long.

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(cmake g++ make libgtest-dev pkg-config clang python3-jsonschema python3-yaml doxygen graphviz abigail-tools
   python3-venv python3-setuptools python3-wheel python3-pytest libperl-dev libio-async-perl libtest-fatal-perl
-  libtest-refcount-perl libanyevent-perl libev-perl valgrind
+  libtest-refcount-perl libanyevent-perl libev-perl valgrind strace
   mingw-w64 wine wine64 libevent-dev libev-dev libuv1-dev gnuplot-nox libpython3.11-testsuite python3-dev)
 missing=()
 for p in "${packages[@]}"; do
