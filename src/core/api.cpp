@@ -68,16 +68,14 @@ XPOLL_API void xpoll_destroy(xpoll_t* p) { delete p; }
 
 XPOLL_API int xpoll_add(xpoll_t* p, xpoll_fd_t fd, uint32_t events, uint64_t data) {
   int rc = check(p, fd);
-  if (rc == 0) rc = p->poller.check_interest(events);
   if (rc != 0) return rc;
-  return p->poller.add(fd, events, data);  // noexcept
+  return p->poller.add(fd, events, data);  // noexcept; checks the interest
 }
 
 XPOLL_API int xpoll_modify(xpoll_t* p, xpoll_fd_t fd, uint32_t events, uint64_t data) {
   int rc = check(p, fd);
-  if (rc == 0) rc = p->poller.check_interest(events);
   if (rc != 0) return rc;
-  return p->poller.modify(fd, events, data);  // noexcept
+  return p->poller.modify(fd, events, data);  // noexcept; checks the interest
 }
 
 XPOLL_API int xpoll_remove(xpoll_t* p, xpoll_fd_t fd) {

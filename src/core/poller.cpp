@@ -39,9 +39,38 @@ void EventSink::dead(xpoll_fd_t fd) noexcept {
 void EventSink::woken() noexcept { poller_.on_woken(*this); }
 
 Poller::Poller(std::unique_ptr<Backend> backend, const BackendInfo& info, bool shared)
-    : backend_(std::move(backend)), info_(info), caps_(info.caps), fork_gen_(fork_generation()), shared_(shared) {}
+    : backend_(std::move(backend)),
+      info_(info),
+      caps_(info.caps),
+      fork_gen_(fork_generation()),
+      shared_(shared),
+      allowed_(allowed_bits(info.caps)) {}
 
 Poller::~Poller() = default;
+
+uint32_t Poller::allowed_bits(uint32_t caps) noexcept {
+  uint32_t bits = kInterestBits | kModeBits | kAlwaysBits;
+  if (!(caps & XPOLL_CAP_EDGE)) bits &= ~XPOLL_EDGE;
+  if (!(caps & XPOLL_CAP_RDHUP)) bits &= ~XPOLL_RDHUP;
+  if (!(caps & XPOLL_CAP_PRI)) bits &= ~XPOLL_PRI;
+  return bits;
+}
+
+// The full rules: an unknown bit, oneshot with edge, or exclusive wake-up
+// with oneshot, read hang-up or priority data is XPOLL_EINVAL; each optional
+// bit the backend lacks is XPOLL_ENOTSUP.
+int Poller::check_interest_slow(uint32_t events) const noexcept {
+  if (events & ~(kInterestBits | kModeBits | kFlagBits | kAlwaysBits)) return XPOLL_EINVAL;
+  if ((events & kModeBits) == kModeBits) return XPOLL_EINVAL;
+  if ((events & XPOLL_EDGE) && !(caps_ & XPOLL_CAP_EDGE)) return XPOLL_ENOTSUP;
+  if ((events & XPOLL_RDHUP) && !(caps_ & XPOLL_CAP_RDHUP)) return XPOLL_ENOTSUP;
+  if ((events & XPOLL_PRI) && !(caps_ & XPOLL_CAP_PRI)) return XPOLL_ENOTSUP;
+  if (events & XPOLL_EXCLUSIVE) {
+    if (!(caps_ & XPOLL_CAP_EXCLUSIVE)) return XPOLL_ENOTSUP;
+    if (events & (XPOLL_ONESHOT | XPOLL_RDHUP | XPOLL_PRI)) return XPOLL_EINVAL;
+  }
+  return 0;
+}
 
 // Applies the registration's wanted state through the backend.
 int Poller::apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept {
@@ -164,6 +193,7 @@ void Poller::signal_internal() noexcept {
 }
 
 int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept {
+  if (int rc = check_interest(events)) return rc;
   std::lock_guard<Lock> lock(mu_);
   Reg* r = table_.find(fd);
   if (r && r->registered) return XPOLL_EEXIST;
@@ -270,6 +300,7 @@ Reg* Poller::grow(xpoll_fd_t fd, int& rc) noexcept {
 }
 
 int Poller::modify(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept {
+  if (int rc = check_interest(events)) return rc;
   std::lock_guard<Lock> lock(mu_);
   Reg* r = table_.find(fd);
   if (!r || !r->registered) return XPOLL_ENOENT;
@@ -392,15 +423,14 @@ bool Poller::await_turn_slow(Guard& lock, Waiter& w, int64_t timeout_ns, Clock::
       }
       if (timeout_ns < 0) {
         gate_.wait(lock);
-      } else if (gate_.wait_until(lock, deadline) == std::cv_status::timeout &&
-                 !(gate_head_ == &w && may_enter_kernel())) {
+      } else if (!gate_.wait_until(lock, deadline) && !(gate_head_ == &w && may_enter_kernel())) {
         turn = false;
         break;
       }
     }
   } catch (...) {
-    // The condition variable could not wait (its own mutex failed): the
-    // lock is held again, and the wait fails rather than spin.
+    // The condition variable could not wait (its own mutex failed, before
+    // the lock was let go): the wait fails rather than spin.
     w.error = XPOLL_EIO;
     turn = false;
   }

@@ -48,6 +48,7 @@ class Poller {
   Poller(std::unique_ptr<Backend> backend, const BackendInfo& info, bool shared);
   ~Poller();
 
+  // add() and modify() check the interest first (check_interest()).
   int add(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept;
   int modify(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept;
   int remove(xpoll_fd_t fd) noexcept;
@@ -64,24 +65,18 @@ class Poller {
   bool forked() const noexcept { return fork_generation() != fork_gen_; }
   // Checks the interest bits against what the backend supports.
   int check_interest(uint32_t events) const noexcept {
-    if (events & ~(kInterestBits | kModeBits | kFlagBits | kAlwaysBits)) return XPOLL_EINVAL;
-    if ((events & kModeBits) == kModeBits) return XPOLL_EINVAL;
-    // Each optional bit needs its capability, and exclusive wake-up takes
-    // neither oneshot, nor read hang-up, nor priority data (EPOLLEXCLUSIVE).
-    if ((events & XPOLL_EDGE) && !(caps_ & XPOLL_CAP_EDGE)) return XPOLL_ENOTSUP;
-    if ((events & XPOLL_RDHUP) && !(caps_ & XPOLL_CAP_RDHUP)) return XPOLL_ENOTSUP;
-    if ((events & XPOLL_PRI) && !(caps_ & XPOLL_CAP_PRI)) return XPOLL_ENOTSUP;
-    if (events & XPOLL_EXCLUSIVE) {
-      if (!(caps_ & XPOLL_CAP_EXCLUSIVE)) return XPOLL_ENOTSUP;
-      if (events & (XPOLL_ONESHOT | XPOLL_RDHUP | XPOLL_PRI)) return XPOLL_EINVAL;
-    }
-    return 0;
+    // The usual mask passes one test; an exclusive one, an unsupported bit
+    // or a wrong combination takes the full rules (check_interest_slow()).
+    if ((events & ~allowed_) == 0 && (events & kModeBits) != kModeBits) return 0;
+    return check_interest_slow(events);
   }
 
  private:
   friend class EventSink;
   using Guard = std::unique_lock<Lock>;
 
+  int check_interest_slow(uint32_t events) const noexcept;
+  static uint32_t allowed_bits(uint32_t caps) noexcept;
   int apply(xpoll_fd_t fd, Reg& r, bool verify) noexcept;
   int settle(xpoll_fd_t fd, Reg& r, const KernelState& want, uint32_t generation, int rc) noexcept;
   // An entry as an add makes it: registered, armed, watching `events`.
@@ -185,6 +180,9 @@ class Poller {
   const uint32_t caps_;
   const unsigned fork_gen_;
   const bool shared_;  // XPOLL_SHARED: several threads may wait at once
+  // The interest bits a mask may have without a closer look: those of
+  // check_interest() the backend supports, XPOLL_EXCLUSIVE aside.
+  const uint32_t allowed_;
 
   Lock mu_;
   FdTable table_;
@@ -199,7 +197,7 @@ class Poller {
   int in_kernel_ = 0;            // of them, those between prepare() and collect()
   Waiter* gate_head_ = nullptr;  // of them, those waiting for their turn in the kernel, first come first
   Waiter* gate_tail_ = nullptr;  // served
-  std::condition_variable_any gate_;
+  LockCondition gate_;
   std::vector<WaitSlot*> free_slots_;  // the backend's; capacity kept >= slots_made_
   size_t slots_made_ = 0;
 

@@ -7,12 +7,14 @@
 // calls, cost about 55 instructions a pair in user space, most of them for
 // mutex kinds and robust lists we never use. Elsewhere it is std::mutex.
 //
-// It is a BasicLockable, so std::unique_lock and std::condition_variable_any
-// take it.
+// It is a BasicLockable, so std::unique_lock takes it; LockCondition below
+// is its condition variable.
 #ifndef XPOLL_SRC_PLATFORM_LOCK_HPP
 #define XPOLL_SRC_PLATFORM_LOCK_HPP
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 
@@ -59,6 +61,46 @@ class Lock {
 };
 
 #endif
+
+// A condition variable for Lock, which the gate of the several-waiters mode
+// waits on (rarely: only when waiters contend). std::condition_variable_any
+// would do, but it keeps its mutex in a shared_ptr: an allocation per poller
+// and a virtual call on destruction, which UBSan's check of the object's
+// type cannot make when the process has no descriptor left (it probes the
+// memory through a pipe), as a server at its limit may well be. The inner
+// mutex is taken after the Lock and never the other way round: a waiter
+// takes it before letting the Lock go, and whoever notifies takes it too,
+// so no notification falls between a waiter's check and its sleep.
+class LockCondition {
+ public:
+  template <class Guard>
+  void wait(Guard& lock) {
+    std::unique_lock<std::mutex> inner(mu_);
+    lock.unlock();
+    cv_.wait(inner);
+    inner.unlock();
+    lock.lock();
+  }
+  // False at the deadline.
+  template <class Guard, class TimePoint>
+  bool wait_until(Guard& lock, const TimePoint& deadline) {
+    std::unique_lock<std::mutex> inner(mu_);
+    lock.unlock();
+    bool woken = cv_.wait_until(inner, deadline) == std::cv_status::no_timeout;
+    inner.unlock();
+    lock.lock();
+    return woken;
+  }
+  // Called with the Lock held.
+  void notify_all() {
+    std::lock_guard<std::mutex> inner(mu_);
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
 
 }  // namespace xpoll::detail
 
