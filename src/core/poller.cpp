@@ -290,9 +290,12 @@ Reg* Poller::grow(xpoll_fd_t fd, int& rc) noexcept {
     return nullptr;
   }
   try {
-    Reg& r = table_.at(fd);
-    if (changes_.capacity() < table_.size()) changes_.reserve(table_.size());
-    return &r;
+    // The change list's room first: enqueue() relies on a capacity of at
+    // least the table's size, which a table grown alone would break.
+    size_t index = fd_index(fd);
+    size_t size = std::max(index + 1, table_.size() * 2);
+    if (index >= table_.size() && changes_.capacity() < size) changes_.reserve(size);
+    return &table_.at(fd);
   } catch (...) {
     rc = XPOLL_ENOMEM;
     return nullptr;

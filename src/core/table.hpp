@@ -67,6 +67,11 @@ inline bool settled(const Reg& r) noexcept {
 // numbers, so a vector indexed by number beats a hash map; it only grows.
 class FdTable {
  public:
+  FdTable() = default;
+  // base_ points into regs_: a copy would point into the original's.
+  FdTable(const FdTable&) = delete;
+  FdTable& operator=(const FdTable&) = delete;
+
   Reg* find(xpoll_fd_t fd) noexcept {
     size_t i = fd_index(fd);
     return i < size_ ? base_ + i : nullptr;

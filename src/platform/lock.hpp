@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 
 namespace xpoll::detail {
 
@@ -42,7 +43,7 @@ class Lock {
   }
 
  private:
-  void lock_contended() noexcept;  // platform/posix.cpp
+  void lock_contended() noexcept;  // platform/lock_linux.cpp
   void wake_one() noexcept;
 
   std::atomic<uint32_t> state_{0};
@@ -52,9 +53,18 @@ class Lock {
 
 class Lock {
  public:
-  void lock() { mu_.lock(); }
-  bool try_lock() { return mu_.try_lock(); }
-  void unlock() { mu_.unlock(); }
+  // std::mutex::lock() may throw (std::system_error) where try_lock() may
+  // not: the calls that take this lock cannot fail for it, so it then
+  // waits by trying.
+  void lock() noexcept {
+    try {
+      mu_.lock();
+    } catch (...) {
+      while (!mu_.try_lock()) std::this_thread::yield();
+    }
+  }
+  bool try_lock() noexcept { return mu_.try_lock(); }
+  void unlock() noexcept { mu_.unlock(); }
 
  private:
   std::mutex mu_;
@@ -76,20 +86,15 @@ class LockCondition {
   template <class Guard>
   void wait(Guard& lock) {
     std::unique_lock<std::mutex> inner(mu_);
-    lock.unlock();
+    Relock<Guard> relock(lock, inner);
     cv_.wait(inner);
-    inner.unlock();
-    lock.lock();
   }
   // False at the deadline.
   template <class Guard, class TimePoint>
   bool wait_until(Guard& lock, const TimePoint& deadline) {
     std::unique_lock<std::mutex> inner(mu_);
-    lock.unlock();
-    bool woken = cv_.wait_until(inner, deadline) == std::cv_status::no_timeout;
-    inner.unlock();
-    lock.lock();
-    return woken;
+    Relock<Guard> relock(lock, inner);
+    return cv_.wait_until(inner, deadline) == std::cv_status::no_timeout;
   }
   // Called with the Lock held.
   void notify_all() {
@@ -98,6 +103,22 @@ class LockCondition {
   }
 
  private:
+  // Lets the Lock go for the wait and takes it back after it, also when the
+  // wait throws: the inner mutex first, so that the order stays Lock, then
+  // inner.
+  template <class Guard>
+  struct Relock {
+    Guard& lock;
+    std::unique_lock<std::mutex>& inner;
+    Relock(Guard& l, std::unique_lock<std::mutex>& i) : lock(l), inner(i) { lock.unlock(); }
+    ~Relock() {
+      if (inner.owns_lock()) inner.unlock();
+      lock.lock();
+    }
+    Relock(const Relock&) = delete;
+    Relock& operator=(const Relock&) = delete;
+  };
+
   std::mutex mu_;
   std::condition_variable cv_;
 };

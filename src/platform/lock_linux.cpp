@@ -1,6 +1,9 @@
 // The slow path of the poller's lock on Linux (see lock.hpp): a short spin,
 // since the lock is held for a few hundred instructions at most, then the
-// futex.
+// futex. Compiled on every POSIX system, it is empty but where lock.hpp
+// chooses the futex lock (__linux__, whatever the system's name).
+#if defined(__linux__)
+#include <errno.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -30,20 +33,31 @@ static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) && std::atomic<u
               "the futex word is the atomic's own");
 
 void Lock::lock_contended() noexcept {
+  // A failed futex wait (EAGAIN, EINTR) sets errno; the caller's is kept.
+  int saved_errno = errno;
   for (int i = 0; i < kSpins; ++i) {
     cpu_relax();
     uint32_t free = 0;
     if (state_.load(std::memory_order_relaxed) == 0 &&
-        state_.compare_exchange_weak(free, 1, std::memory_order_acquire, std::memory_order_relaxed))
+        state_.compare_exchange_weak(free, 1, std::memory_order_acquire, std::memory_order_relaxed)) {
+      errno = saved_errno;
       return;
+    }
   }
   // Marked "may be asleep" before each sleep, so that the holder's unlock
   // wakes one; whoever takes the lock this way keeps the mark, which costs
   // at most one needless wake.
   while (state_.exchange(2, std::memory_order_acquire) != 0)
     syscall(SYS_futex, word(state_), FUTEX_WAIT_PRIVATE, 2, nullptr, nullptr, 0);
+  errno = saved_errno;
 }
 
-void Lock::wake_one() noexcept { syscall(SYS_futex, word(state_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0); }
+void Lock::wake_one() noexcept {
+  int saved_errno = errno;
+  syscall(SYS_futex, word(state_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  errno = saved_errno;
+}
 
 }  // namespace xpoll::detail
+
+#endif  // __linux__
