@@ -209,7 +209,7 @@ int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept {
     int rc = backend_->admit(fd);
     if (rc != 0) return rc;
     rc = backend_->confirm(fd, r->kernel, r->generation + 1);
-    if (rc != kKeptGeneration) return confirmed(fd, *r, events, data, rc);
+    if (rc != kKeptGeneration) return add_now(fd, *r, events, data, rc);
     set(*r, events, data);
     ++registered_;
     if (waiting_) added_under_wait();
@@ -233,7 +233,7 @@ int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept {
     r = grow(fd, rc);
     if (!r) return rc;
   }
-  if (caps_ & kCapKernelState) return add_now(fd, *r, events, data);
+  if (caps_ & kCapKernelState) return add_now(fd, *r, events, data, kNotConfirmed);
   set(*r, events, data);
   ++registered_;
   changed(fd, *r);
@@ -245,26 +245,14 @@ int Poller::add(xpoll_fd_t fd, uint32_t events, uint64_t data) noexcept {
 // kernel's verdict on the descriptor (closed, not pollable) is the caller's.
 // The kernel may still hold a registration of this number (removed since
 // the last wait, with other interest): then the file is verified too.
-int Poller::add_now(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data) noexcept {
+// `confirmed` is what the backend answered when add() confirmed one held as
+// asked, other than "the same file" (a new file, now registered under the
+// new generation; or an error), or kNotConfirmed. An error changes nothing.
+int Poller::add_now(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data, int confirmed) noexcept {
   const Reg saved = r;
   set(r, events, data);
-  int rc = apply(fd, r, r.kernel.on);
-  if (rc != 0) {
-    r = saved;
-    return rc;
-  }
-  ++registered_;
-  if (waiting_) added_under_wait();
-  return 0;
-}
-
-// What the backend answered when add() confirmed a registration the kernel
-// held, other than "the same file" (a new file, now registered under the
-// new generation; or an error, which changes nothing).
-int Poller::confirmed(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data, int rc) noexcept {
-  const Reg saved = r;
-  set(r, events, data);
-  rc = settle(fd, r, r.kernel, r.generation + 1, rc);
+  int rc =
+      confirmed == kNotConfirmed ? apply(fd, r, r.kernel.on) : settle(fd, r, r.kernel, r.generation + 1, confirmed);
   if (rc != 0) {
     r = saved;
     return rc;

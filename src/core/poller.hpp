@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -106,9 +107,9 @@ class Poller {
   }
   void changed_under_wait(xpoll_fd_t fd, Reg& r) noexcept;
   Reg* grow(xpoll_fd_t fd, int& rc) noexcept;
-  int confirmed(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data, int rc) noexcept;
   void added_under_wait() noexcept;
-  int add_now(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data) noexcept;
+  static constexpr int kNotConfirmed = INT_MIN;
+  int add_now(xpoll_fd_t fd, Reg& r, uint32_t events, uint64_t data, int confirmed) noexcept;
   // Applies the change list (see flush_changes()).
   void flush() noexcept {
     if (!changes_.empty()) flush_changes();
