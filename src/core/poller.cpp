@@ -485,7 +485,7 @@ WaitSlot* Poller::new_slot() noexcept {
 // them. The pool holds a pointer per waiter that ever waited at once, so the
 // insertion at the bottom is cheap.
 void Poller::give_back_carry(WaitSlot* slot) noexcept {
-  // Within the capacity take_slot() reserved: neither can fail.
+  // Within the capacity new_slot() reserved: neither can fail.
   if (backend_->has_carry(slot))
     free_slots_.push_back(slot);
   else

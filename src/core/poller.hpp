@@ -161,7 +161,7 @@ class Poller {
     if (caps_ & kCapCarry)
       give_back_carry(slot);
     else
-      free_slots_.push_back(slot);  // within the capacity take_slot() reserved
+      free_slots_.push_back(slot);  // within the capacity new_slot() reserved
   }
   void give_back_carry(WaitSlot* slot) noexcept;
   // A waiter whose own slot carries nothing takes one from the pool that
